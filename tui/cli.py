@@ -1,0 +1,346 @@
+"""`aml-tui`: the app with no subcommand, else a headless az-ml-shaped command line.
+
+Exit codes: 0 ok, 1 a job failed (or the backend did), 2 bad input. This module must stay
+cheap to import: no Textual, MLflow, torch or azure at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from .workspace.base import Asset, AssetKind, InvalidSpecError, WorkspaceError
+
+OUTPUTS = ("json", "yaml", "table", "tsv")
+
+
+# ---------------------------------------------------------------------------- output
+
+
+def _emit(value: Any, fmt: str, columns: Sequence[tuple[str, Callable[[dict], Any]]] | None = None) -> None:
+    if fmt == "json":
+        sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+    elif fmt == "yaml":
+        import yaml
+
+        sys.stdout.write(yaml.safe_dump(value, sort_keys=False, allow_unicode=True))
+    else:
+        rows = value if isinstance(value, list) else [value]
+        cols = columns or [(k, (lambda d, k=k: d.get(k))) for k in (rows[0].keys() if rows else [])]
+        cells = [[("" if (v := get(r)) is None else str(v)) for _, get in cols] for r in rows]
+        if fmt == "tsv":
+            for line in cells:
+                print("\t".join(line))
+            return
+        widths = [max([len(title)] + [len(c[i]) for c in cells]) for i, (title, _) in enumerate(cols)]
+        print("  ".join(t.ljust(w) for (t, _), w in zip(cols, widths)).rstrip())
+        print("  ".join("-" * w for w in widths))
+        for line in cells:
+            print("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+
+
+def _created(d: dict) -> str | None:
+    return (d.get("creation_context") or {}).get("created_at", "")[:19].replace("T", " ") or None
+
+
+JOB_COLUMNS = [("Name", lambda d: d["name"]), ("Display name", lambda d: d.get("display_name")),
+               ("Status", lambda d: d["status"]), ("Experiment", lambda d: d.get("experiment_name")),
+               ("Compute", lambda d: (d.get("compute") or "").removeprefix("azureml:")), ("Created", _created)]
+VERSIONED_COLUMNS = [("Name", lambda d: d["name"]), ("Version", lambda d: d.get("version")),
+                     ("Type", lambda d: d.get("type") or d.get("image")), ("Created", _created)]
+COMPUTE_COLUMNS = [("Name", lambda d: d["name"]), ("Type", lambda d: d["type"]),
+                   ("Max concurrency", lambda d: d.get("max_concurrency")), ("State", lambda d: d.get("state"))]
+
+
+# ---------------------------------------------------------------------------- workspace
+
+
+def open_workspace(args: argparse.Namespace):
+    from .workspace.local import LocalWorkspace
+
+    return LocalWorkspace(args.local, read_only=getattr(args, "read_only", False))
+
+
+def _load(path: str, overrides: list[str] | None = None) -> tuple[dict, Path, str]:
+    from .workspace import spec
+
+    file = Path(path)
+    document = spec.load_yaml_file(file)
+    if overrides:
+        document = spec.apply_overrides(document, overrides, str(file))
+    return document, file.resolve().parent, str(file)
+
+
+# ---------------------------------------------------------------------------- job
+
+
+def job_create(ws, args) -> int:
+    document, base, source = _load(args.file, args.set)
+    if args.name:
+        document["name"] = args.name
+    job = ws.create_job(document, base_dir=base, source=source)
+    if args.stream:
+        print(f"RunId: {job.name}", file=sys.stderr)
+        return _stream(ws, job.name)
+    _emit(job.to_dict(), args.output, JOB_COLUMNS)
+    return 0
+
+
+def job_list(ws, args) -> int:
+    page = ws.list_jobs(status=args.status, experiment_name=args.experiment_name,
+                        parent_job_name=args.parent_job_name, max_results=args.max_results)
+    _emit([j.to_dict() for j in page.items], args.output, JOB_COLUMNS)
+    return 0
+
+
+def job_show(ws, args) -> int:
+    _emit(ws.get_job(args.name).to_dict(), args.output, JOB_COLUMNS)
+    return 0
+
+
+def job_cancel(ws, args) -> int:
+    _emit(ws.cancel_job(args.name).to_dict(), args.output, JOB_COLUMNS)
+    return 0
+
+
+def job_download(ws, args) -> int:
+    dest = ws.download_job(args.name, Path(args.download_path), output_name=args.output_name, all=args.all)
+    print(f"Downloaded job {args.name} to {dest}", file=sys.stderr)
+    return 0
+
+
+def job_stream(ws, args) -> int:
+    return _stream(ws, args.name)
+
+
+def _stream(ws, name: str, poll: float = 0.05) -> int:
+    """Print the Preparing log, then the user log (rank 0), until the job ends; exit 1 if it failed."""
+    out = sys.stdout
+    offsets: dict[str, int] = {}
+
+    def drain(file: str) -> bool:
+        got = False
+        while True:
+            try:
+                chunk = ws.read_log(name, file, offsets.get(file, 0))
+            except WorkspaceError:
+                return got
+            if not chunk.text:
+                return got
+            out.write(chunk.text)
+            out.flush()
+            offsets[file] = chunk.next_offset
+            got = True
+
+    prepare = "system_logs/environment_build.txt"
+    while True:
+        job = ws.get_job(name)
+        started = job.status not in ("NotStarted", "Queued", "Preparing")
+        files = [f.name for f in ws.log_files(name)]
+        user = next((f for f in files if f in ("user_logs/std_log.txt", "user_logs/std_log_process_0.txt")), None)
+        drain(prepare)
+        if started and user:
+            drain(user)
+        if job.is_terminal:
+            drain(prepare)
+            if user:
+                drain(user)
+            break
+        time.sleep(poll)
+    print("\nExecution Summary\n=================", file=sys.stderr)
+    print(f"RunId: {name}\nStatus: {job.status}", file=sys.stderr)
+    err = job.fields.get("error")
+    if err:
+        print(f"Error: {err.get('message')}", file=sys.stderr)
+    return 0 if job.status == "Completed" else 1
+
+
+# ---------------------------------------------------------------------------- assets
+
+
+def _show_or_list(kind: AssetKind, columns):
+    def show(ws, args) -> int:
+        version = getattr(args, "version", None)
+        if getattr(args, "label", None) not in (None, "latest"):
+            raise InvalidSpecError("only --label latest is supported", field="--label")
+        _emit(ws.get_asset(kind, args.name, version).to_dict(), args.output, columns)
+        return 0
+
+    def list_(ws, args) -> int:
+        if getattr(args, "name", None):
+            items = ws.list_versions(kind, args.name)
+        else:
+            items = ws.list_assets(kind, max_results=getattr(args, "max_results", None)).items
+        _emit([a.to_dict() for a in items], args.output, columns)
+        return 0
+
+    return show, list_
+
+
+def data_create(ws, args) -> int:
+    if args.file:
+        document, base, source = _load(args.file, args.set)
+    else:
+        document, base, source = {}, Path.cwd(), "data create"
+    for key in ("name", "version", "path", "type", "description"):
+        if getattr(args, key, None) is not None:
+            document[key] = getattr(args, key)
+    _emit(ws.create_data(document, base_dir=base, source=source).to_dict(), args.output, VERSIONED_COLUMNS)
+    return 0
+
+
+def environment_create(ws, args) -> int:
+    if args.file:
+        document, base, source = _load(args.file, args.set)
+    else:
+        document, base, source = {}, Path.cwd(), "environment create"
+    for key in ("name", "version", "image", "conda_file", "description"):
+        if getattr(args, key, None) is not None:
+            document[key] = getattr(args, key)
+    _emit(ws.create_environment(document, base_dir=base, source=source).to_dict(), args.output, VERSIONED_COLUMNS)
+    return 0
+
+
+def compute_create(ws, args) -> int:
+    if args.file:
+        document, _, source = _load(args.file, args.set)
+    else:
+        document, source = {}, "compute create"
+    for key in ("name", "type", "max_concurrency", "description"):
+        if getattr(args, key, None) is not None:
+            document[key] = getattr(args, key)
+    _emit(ws.create_compute(document, source=source).to_dict(), args.output, COMPUTE_COLUMNS)
+    return 0
+
+
+def seed(ws, args) -> int:
+    from .workspace.local.seed import seed_demo
+
+    for line in seed_demo(ws, with_jobs=not args.no_jobs):
+        print(line, file=sys.stderr)
+    return 0
+
+
+# ---------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--local", metavar="DIR", default=argparse.SUPPRESS,
+                        help="local workspace directory (default: $AML_TUI_HOME, else the platform data dir)")
+    common.add_argument("-o", "--output", choices=OUTPUTS, default=argparse.SUPPRESS,
+                        help="output format (default: json, like az ml)")
+
+    parser = argparse.ArgumentParser(
+        prog="aml-tui", parents=[common],
+        description="Azure ML workspace explorer. With no command, opens the terminal app.")
+    parser.add_argument("--read-only", action="store_true", help="disable every mutating action")
+    parser.add_argument("--job-template", metavar="FILE", help="job YAML that prefills the app's submit form")
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND")
+
+    def group(name: str, help: str):
+        g = groups.add_parser(name, help=help)
+        return g.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
+
+    def command(sub, name: str, func, help: str):
+        p = sub.add_parser(name, parents=[common], help=help)
+        p.set_defaults(func=func)
+        return p
+
+    jobs = group("job", "command jobs: create, list, show, stream, cancel, download")
+    p = command(jobs, "create", job_create, "submit a job from YAML")
+    p.add_argument("-f", "--file", required=True, help="job YAML (az ml commandJob schema)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a field, e.g. inputs.epochs=3 (repeatable)")
+    p.add_argument("-n", "--name", help="job name (default: generated)")
+    p.add_argument("-s", "--stream", action="store_true", help="stream the log until the job ends")
+    p = command(jobs, "list", job_list, "list jobs, newest first")
+    p.add_argument("--status")
+    p.add_argument("--experiment-name")
+    p.add_argument("-p", "--parent-job-name")
+    p.add_argument("-r", "--max-results", type=int)
+    for name, func, help in (("show", job_show, "show a job"), ("stream", job_stream, "follow a job's log"),
+                             ("cancel", job_cancel, "cancel a job")):
+        p = command(jobs, name, func, help)
+        p.add_argument("-n", "--name", required=True)
+    p = command(jobs, "download", job_download, "download a job's outputs and logs")
+    p.add_argument("-n", "--name", required=True)
+    p.add_argument("--output-name", help="one named output (default: logs and ./outputs)")
+    p.add_argument("--all", action="store_true", help="logs, ./outputs and every named output")
+    p.add_argument("-p", "--download-path", default=".")
+
+    def asset_group(gname: str, kind: AssetKind, columns, create, create_args, versioned: bool):
+        sub = group(gname, f"{kind.value}: create, list, show")
+        p = command(sub, "create", create, f"create {gname}")
+        p.add_argument("-f", "--file")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+        for flag, kw in create_args:
+            p.add_argument(flag, **kw)
+        show, list_ = _show_or_list(kind, columns)
+        p = command(sub, "list", list_, f"list {gname}")
+        if versioned:
+            p.add_argument("-n", "--name", help="list the versions of one asset")
+        p.add_argument("-r", "--max-results", type=int)
+        p = command(sub, "show", show, f"show {gname}")
+        p.add_argument("-n", "--name", required=True)
+        if versioned:
+            p.add_argument("-v", "--version")
+            p.add_argument("-l", "--label", help="latest")
+
+    asset_group("data", AssetKind.DATA, VERSIONED_COLUMNS, data_create, [
+        ("--name", {}), ("--version", {}), ("--path", {}), ("--description", {}),
+        ("--type", {"choices": ("uri_file", "uri_folder")})], True)
+    asset_group("environment", AssetKind.ENVIRONMENTS, VERSIONED_COLUMNS, environment_create, [
+        ("--name", {}), ("--version", {}), ("--image", {}), ("--conda-file", {}), ("--description", {})], True)
+    asset_group("compute", AssetKind.COMPUTE, COMPUTE_COLUMNS, compute_create, [
+        ("--name", {}), ("--type", {"choices": ("local",)}), ("--description", {}),
+        ("--max-concurrency", {"type": int})], False)
+    for gname, kind in (("model", AssetKind.MODELS), ("online-endpoint", AssetKind.ENDPOINTS)):
+        sub = group(gname, f"{kind.value}: list, show")
+        show, list_ = _show_or_list(kind, VERSIONED_COLUMNS)
+        command(sub, "list", list_, f"list {kind.value}").add_argument("-r", "--max-results", type=int)
+        command(sub, "show", show, f"show a {gname}").add_argument("-n", "--name", required=True)
+    p = groups.add_parser("seed", parents=[common], help="seed the local workspace with the demo assets")
+    p.add_argument("--no-jobs", action="store_true", help="register assets only, submit no demo job")
+    p.set_defaults(func=seed)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.local = getattr(args, "local", None)
+    args.output = getattr(args, "output", "json")
+    try:
+        ws = open_workspace(args)
+        if args.group is None:
+            return _run_app(ws, args)
+        return args.func(ws, args)
+    except WorkspaceError as exc:
+        print(f"aml-tui: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def _run_app(ws, args) -> int:
+    try:
+        from .app import run_app
+    except ImportError:
+        info = ws.info()
+        print(f"aml-tui local workspace: {info.location}")
+        for kind, n in ws.counts().items():
+            print(f"  {kind.value:<13} {n}")
+        return 0
+    template = Path(args.job_template) if args.job_template else None
+    return run_app(ws, read_only=args.read_only, job_template=template)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,314 @@
+"""The contract between a workspace backend and its users (the CLI and the TUI).
+
+Everything here is plain data: frozen dataclasses with az ml (CLI v2) field names,
+errors that carry an exit code, and the abstract `Workspace`. A backend implements
+`Workspace`; the UI reads `Workspace.capabilities` instead of checking its type.
+
+Nothing in this package imports Textual, Rich or a heavy SDK at module level.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+# Azure ML's job statuses, in lifecycle order.
+JOB_STATUSES: tuple[str, ...] = (
+    "NotStarted",
+    "Queued",
+    "Preparing",
+    "Starting",
+    "Running",
+    "Finalizing",
+    "CancelRequested",
+    "Completed",
+    "Failed",
+    "Canceled",
+)
+TERMINAL_STATUSES = frozenset({"Completed", "Failed", "Canceled"})
+ACTIVE_STATUSES = frozenset(JOB_STATUSES) - TERMINAL_STATUSES
+
+
+class AssetKind(str, enum.Enum):
+    """The six asset kinds of a workspace; the value is the plural noun used in the UI."""
+
+    DATA = "data"
+    COMPUTE = "compute"
+    ENVIRONMENTS = "environments"
+    JOBS = "jobs"
+    MODELS = "models"
+    ENDPOINTS = "endpoints"
+
+
+# ---------------------------------------------------------------------------- errors
+
+
+class WorkspaceError(Exception):
+    """A failure the user can act on. `exit_code` is what the CLI exits with."""
+
+    exit_code = 1
+
+
+class InvalidSpecError(WorkspaceError):
+    """Bad input: a YAML file, a field, a flag. Nothing was written.
+
+    str() reads `source: field: message`, e.g. `job.yml: inputs.epochs: expected an integer`.
+    """
+
+    exit_code = 2
+
+    def __init__(self, message: str, *, source: str | None = None, field: str | None = None):
+        self.source = source
+        self.field = field
+        self.message = message
+        super().__init__(": ".join(p for p in (source, field, message) if p))
+
+
+class NotFoundError(WorkspaceError):
+    """An asset that does not exist (a job name, a data version, a compute)."""
+
+    exit_code = 2
+
+
+class NotSupportedError(WorkspaceError):
+    """The backend lacks a capability (see `Capabilities`)."""
+
+    exit_code = 2
+
+
+class ReadOnlyError(WorkspaceError):
+    """A mutating call on a workspace opened read-only."""
+
+    exit_code = 2
+
+
+class BackendUnavailableError(WorkspaceError):
+    """The backend cannot be reached (network, credentials, a locked store)."""
+
+    exit_code = 1
+
+
+# ---------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class Asset:
+    """One asset of any kind. `fields` is the az ml JSON shape (`az ml data show -o json`)."""
+
+    kind: AssetKind
+    name: str
+    version: str | None
+    fields: Mapping[str, Any]
+
+    @property
+    def key(self) -> str:
+        """A stable row key: `name` or `name:version`."""
+        return f"{self.name}:{self.version}" if self.version else self.name
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        """Read a nested field: `asset.get("creation_context.created_at")`."""
+        value: Any = self.fields
+        for part in dotted.split("."):
+            if not isinstance(value, Mapping) or part not in value:
+                return default
+            value = value[part]
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.fields)
+
+
+@dataclass(frozen=True)
+class Job(Asset):
+    """A job with the fields the UI needs typed; `fields` is the full `az ml job show` shape.
+
+    Times are POSIX seconds (floats), None until they happen.
+    """
+
+    status: str = "NotStarted"
+    display_name: str | None = None
+    experiment_name: str = "Default"
+    compute: str | None = None
+    type: str = "command"
+    created_at: float = 0.0
+    start_time: float | None = None
+    end_time: float | None = None
+    parent_job_name: str | None = None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def duration(self, now: float | None = None) -> float | None:
+        if self.start_time is None:
+            return None
+        end = self.end_time if self.end_time is not None else (now or time.time())
+        return max(0.0, end - self.start_time)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a listing. Pass `next_token` back as `page_token` for the next page."""
+
+    items: Sequence[Asset]
+    next_token: str | None = None
+
+
+@dataclass(frozen=True)
+class LogFile:
+    """A log file of a job: `name` is its path relative to the job (`user_logs/std_log.txt`)."""
+
+    name: str
+    size: int
+
+
+@dataclass(frozen=True)
+class LogChunk:
+    """Bytes `offset`..`next_offset` of a log file, decoded as UTF-8.
+
+    A chunk never ends inside a multi-byte character; `next_offset` is where to read next.
+    """
+
+    name: str
+    offset: int
+    next_offset: int
+    text: str
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    step: int
+    value: float
+    timestamp: float
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do; the UI hides or disables what is False."""
+
+    submit: bool = True
+    cancel: bool = True
+    sweeps: bool = False
+    models: bool = False
+    endpoints: bool = False
+    metrics: bool = True
+    create_assets: bool = True
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    """What the header shows: `kind` is "local" or "azure"; `location` the path or ARM scope."""
+
+    kind: str
+    name: str
+    location: str
+    details: Mapping[str, str] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- contract
+
+
+class Workspace(ABC):
+    """An Azure ML workspace, local or remote.
+
+    All methods block (disk, database, network): call them from a worker thread in a UI.
+    Mutating methods raise `ReadOnlyError` when the workspace was opened read-only.
+    """
+
+    capabilities: Capabilities = Capabilities()
+    read_only: bool = False
+
+    @abstractmethod
+    def info(self) -> WorkspaceInfo:
+        """Name and location of the workspace, for headers."""
+
+    @abstractmethod
+    def counts(self) -> dict[AssetKind, int]:
+        """Number of assets of each kind (latest versions; top-level jobs)."""
+
+    @abstractmethod
+    def list_assets(
+        self,
+        kind: AssetKind,
+        *,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> Page:
+        """List assets of a kind, newest first. Jobs: only top-level jobs (see `list_jobs`)."""
+
+    @abstractmethod
+    def get_asset(self, kind: AssetKind, name: str, version: str | None = None) -> Asset:
+        """One asset; `version=None` means the latest. Raises NotFoundError."""
+
+    @abstractmethod
+    def list_versions(self, kind: AssetKind, name: str) -> list[Asset]:
+        """Every version of a versioned asset (data, environments, models), newest first."""
+
+    @abstractmethod
+    def list_jobs(
+        self,
+        *,
+        status: str | None = None,
+        experiment_name: str | None = None,
+        parent_job_name: str | None = None,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> Page:
+        """Jobs, newest first. Without `parent_job_name`, child jobs (sweep trials) are left out."""
+
+    @abstractmethod
+    def get_job(self, name: str) -> Job:
+        """One job, its status current. Raises NotFoundError."""
+
+    @abstractmethod
+    def validate_job(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> dict[str, Any]:
+        """Validate and resolve a job YAML document without writing anything.
+
+        Returns the resolved job as `az ml job show` would show it. Raises InvalidSpecError
+        naming `source` and the field.
+        """
+
+    @abstractmethod
+    def create_job(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> Job:
+        """Validate, snapshot the code, record and schedule a job. Raises InvalidSpecError."""
+
+    @abstractmethod
+    def cancel_job(self, name: str) -> Job:
+        """Request cancellation; returns the job (CancelRequested or already terminal)."""
+
+    @abstractmethod
+    def log_files(self, name: str) -> list[LogFile]:
+        """The job's log files, system logs first, then user logs by rank."""
+
+    @abstractmethod
+    def read_log(self, name: str, file: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
+        """Read a log file from a byte offset; returns an empty chunk at the end."""
+
+    @abstractmethod
+    def job_metrics(self, name: str) -> dict[str, list[MetricPoint]]:
+        """Metric history of the job's MLflow run, by metric key, in step order."""
+
+    @abstractmethod
+    def download_job(
+        self, name: str, download_path: Path, *, output_name: str | None = None, all: bool = False
+    ) -> Path:
+        """Copy a job's outputs and logs (or one named output) under `download_path`."""
+
+    @abstractmethod
+    def create_data(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> Asset:
+        """Register a data asset version (copied, immutable). Raises InvalidSpecError."""
+
+    @abstractmethod
+    def create_environment(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> Asset:
+        """Register an environment version. Raises InvalidSpecError."""
+
+    @abstractmethod
+    def create_compute(self, document: Mapping[str, Any], *, source: str) -> Asset:
+        """Create or update a compute target. Raises InvalidSpecError."""
+
+    def close(self) -> None:
+        """Release connections. Default: nothing to release."""

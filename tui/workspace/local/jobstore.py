@@ -1,0 +1,172 @@
+"""Job rows: status transitions, the scheduler and dead-runner detection.
+
+Shared by `LocalWorkspace` (submitters, readers) and the runner processes. The catalog row
+is the truth; `jobs/<name>/status.json` mirrors it (written atomically) for humans and tools.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from . import tracking
+from .catalog import transaction
+
+WAITING = ("NotStarted", "Queued")
+# Statuses that hold a slot of their compute.
+HOLDING = ("Preparing", "Starting", "Running", "Finalizing", "CancelRequested")
+# A claim whose runner never showed up (its spawner was killed) is re-spawned after this.
+ORPHAN_CLAIM_S = 20.0
+
+
+def job_dir(root: Path, name: str) -> Path:
+    return root / "jobs" / name
+
+
+def write_status_file(root: Path, name: str, row: dict) -> None:
+    d = job_dir(root, name)
+    if not d.is_dir():
+        return
+    tmp = d / f".status.json.{os.getpid()}"
+    tmp.write_text(json.dumps(row, indent=2, default=str))
+    os.replace(tmp, d / "status.json")
+
+
+def log_lifecycle(root: Path, name: str, message: str) -> None:
+    d = job_dir(root, name) / "system_logs"
+    if d.is_dir():
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+        with open(d / "lifecycle.txt", "a", encoding="utf-8") as f:
+            f.write(f"{stamp} {message}\n")
+
+
+def set_status(conn: sqlite3.Connection, root: Path, name: str, status: str, *,
+               expect: tuple[str, ...] | None = None, **columns) -> bool:
+    """Move a job to `status` (only from one of `expect`, when given). Returns whether it moved."""
+    sets = ", ".join(["status = ?"] + [f"{k} = ?" for k in columns])
+    args: list = [status, *columns.values(), name]
+    where = "name = ?"
+    if expect:
+        where += f" AND status IN ({','.join('?' * len(expect))})"
+        args += list(expect)
+    cur = conn.execute(f"UPDATE jobs SET {sets} WHERE {where}", args)
+    if cur.rowcount == 0:
+        return False
+    row = conn.execute(
+        "SELECT name, status, start_time, end_time, exit_code, error, runner_pid FROM jobs WHERE name = ?",
+        (name,)).fetchone()
+    write_status_file(root, name, dict(row))
+    log_lifecycle(root, name, f"status {status}")
+    return True
+
+
+def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
+    """Give free compute slots to waiting jobs in submission order; spawn their runners."""
+    now = time.time()
+    to_spawn: list[str] = []
+    with transaction(conn):
+        rows = conn.execute(
+            f"SELECT name, status, compute, runner_pid, claimed_at FROM jobs "
+            f"WHERE status IN ({','.join('?' * (len(WAITING) + len(HOLDING)))}) ORDER BY seq",
+            WAITING + HOLDING).fetchall()
+        if not rows:
+            return []
+        caps = {r["name"]: r["max_concurrency"] for r in conn.execute("SELECT name, max_concurrency FROM compute")}
+        held: dict[str, int] = {}
+        for r in rows:
+            if r["status"] in HOLDING:
+                held[r["compute"]] = held.get(r["compute"], 0) + 1
+                if (r["status"] == "Preparing" and r["runner_pid"] is None
+                        and (r["claimed_at"] or 0) < now - ORPHAN_CLAIM_S):
+                    conn.execute("UPDATE jobs SET claimed_at = ? WHERE name = ?", (now, r["name"]))
+                    to_spawn.append(r["name"])
+        for r in rows:
+            if r["status"] not in WAITING:
+                continue
+            compute = r["compute"]
+            if held.get(compute, 0) < caps.get(compute, 1):
+                held[compute] = held.get(compute, 0) + 1
+                set_status(conn, root, r["name"], "Preparing", claimed_at=now)
+                to_spawn.append(r["name"])
+            elif r["status"] == "NotStarted":
+                set_status(conn, root, r["name"], "Queued")
+    for name in to_spawn:
+        spawn_runner(root, name)
+    return to_spawn
+
+
+def spawn_runner(root: Path, name: str) -> None:
+    """Start a detached runner: its own session, so it outlives the CLI or TUI that started it."""
+    d = job_dir(root, name) / "system_logs"
+    d.mkdir(parents=True, exist_ok=True)
+    with open(d / "runner.txt", "ab") as out:
+        subprocess.Popen(
+            [sys.executable, "-m", "tui.workspace.local.runner", str(root), name],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True, close_fds=True, cwd=root,
+            env={**os.environ, "PYTHONPATH": _package_parent() + os.pathsep + os.environ.get("PYTHONPATH", "")},
+        )
+
+
+def _package_parent() -> str:
+    return str(Path(__file__).resolve().parents[3])
+
+
+def process_alive(pid: int | None, started: float | None) -> bool:
+    """Whether `pid` is still the process that started at `started` (pids get reused)."""
+    if not pid:
+        return False
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        return started is None or abs(proc.create_time() - started) < 1.0
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False
+
+
+def kill_group(pgid: int | None, sig: int = signal.SIGKILL) -> None:
+    if pgid and pgid > 1:
+        try:
+            os.killpg(pgid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def reconcile(conn: sqlite3.Connection, root: Path) -> None:
+    """Fail jobs whose runner died; hand free slots to waiting jobs. Cheap when idle."""
+    rows = conn.execute(
+        f"SELECT name, status, runner_pid, runner_started, pgid, mlflow_run_id, claimed_at FROM jobs "
+        f"WHERE status IN ({','.join('?' * (len(WAITING) + len(HOLDING)))})", WAITING + HOLDING).fetchall()
+    if not rows:
+        return
+    need_schedule = any(r["status"] in WAITING for r in rows)
+    now = time.time()
+    for r in rows:
+        if r["status"] == "Preparing" and r["runner_pid"] is None:
+            need_schedule = need_schedule or (r["claimed_at"] or 0) < now - ORPHAN_CLAIM_S
+            continue
+        if r["status"] not in HOLDING or process_alive(r["runner_pid"], r["runner_started"]):
+            continue
+        reason = f"the job's runner process (pid {r['runner_pid']}) died unexpectedly"
+        with transaction(conn):
+            moved = set_status(conn, root, r["name"], "Failed", expect=(r["status"],),
+                               end_time=now, error=json.dumps({"code": "SystemError", "message": reason}))
+        if moved:
+            kill_group(r["pgid"])
+            if r["mlflow_run_id"]:
+                try:
+                    tracking.end_run(root, r["mlflow_run_id"], "FAILED")
+                except sqlite3.DatabaseError:
+                    pass
+            need_schedule = True
+    if need_schedule:
+        schedule(conn, root)

@@ -1,0 +1,250 @@
+"""The detached process that runs one local job: `python -m tui.workspace.local.runner ROOT NAME`.
+
+Lifecycle (Azure's statuses): Preparing (environment) -> Starting (MLflow run, processes)
+-> Running -> Finalizing (outputs) -> Completed | Failed | Canceled. SIGTERM means cancel:
+the job's process group gets SIGTERM, then SIGKILL after a grace period.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+from . import jobstore, tracking
+from .catalog import connect, transaction
+from .environments import EnvironmentBuildError, materialise
+
+CANCEL_GRACE_S = float(os.environ.get("AML_TUI_CANCEL_GRACE", "10"))
+SECRET_NAME_RE = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|SAS", re.IGNORECASE)
+LOG_TAIL_LINES = 30
+
+
+class Runner:
+    def __init__(self, root: Path, name: str):
+        self.root = root
+        self.name = name
+        self.dir = jobstore.job_dir(root, name)
+        self.conn = connect(root / "catalog.db")
+        self.cancel_requested = False
+        self.procs: list = []
+        self.pgid: int | None = None
+
+    # -- status helpers
+
+    def status(self, status: str, *, expect: tuple[str, ...] | None = None, **columns) -> bool:
+        with transaction(self.conn):
+            return jobstore.set_status(self.conn, self.root, self.name, status, expect=expect, **columns)
+
+    def current_status(self) -> str:
+        return self.conn.execute("SELECT status FROM jobs WHERE name = ?", (self.name,)).fetchone()[0]
+
+    def system_log(self, text: str) -> None:
+        with open(self.dir / "system_logs" / "environment_build.txt", "a", encoding="utf-8") as f:
+            f.write(text)
+
+    # -- lifecycle
+
+    def claim(self) -> bool:
+        """Become this job's only runner (a job runs exactly once)."""
+        import psutil
+
+        started = psutil.Process().create_time()
+        with transaction(self.conn):
+            cur = self.conn.execute(
+                "UPDATE jobs SET runner_pid = ?, runner_started = ? "
+                "WHERE name = ? AND runner_pid IS NULL AND status IN ('Preparing', 'CancelRequested')",
+                (os.getpid(), started, self.name))
+            return cur.rowcount == 1
+
+    def run(self) -> int:
+        if not self.claim():
+            return 0
+        signal.signal(signal.SIGTERM, self._on_sigterm)
+        plan = json.loads((self.dir / "run.json").read_text())
+        run_id = None
+        try:
+            if self.current_status() == "CancelRequested":
+                return self.finish("Canceled", None, run_id)
+            try:
+                python = materialise(self.root, plan["environment"], self.system_log)
+            except (EnvironmentBuildError, OSError, ValueError) as exc:
+                self.system_log(f"environment preparation failed: {exc}\n")
+                return self.finish("Failed", None, run_id, error=("EnvironmentBuildError", str(exc)))
+            if self.cancel_requested:
+                return self.finish("Canceled", None, run_id)
+            self.status("Starting", expect=("Preparing",))
+            run_id = tracking.create_run(
+                self.root, experiment_name=plan["experiment_name"], run_name=plan["display_name"],
+                tags={"mlflow.source.name": plan["command"][:500], "azureml.job_name": self.name})
+            self.conn.execute("UPDATE jobs SET mlflow_run_id = ? WHERE name = ?", (run_id, self.name))
+            exit_codes = self.execute(plan, python, run_id)
+            return self.conclude(plan, exit_codes, run_id)
+        except Exception as exc:  # never leave the job Running: record why it failed
+            import traceback
+
+            self.system_log(traceback.format_exc())
+            for p in self.procs:
+                if p.poll() is None:
+                    jobstore.kill_group(self.pgid)
+                    break
+            return self.finish("Failed", None, run_id, error=("SystemError", f"{type(exc).__name__}: {exc}"))
+
+    def _on_sigterm(self, signum, frame) -> None:
+        self.cancel_requested = True
+
+    def environment(self, plan: dict, python: str, run_id: str) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop("PYTHONPATH", None)  # ours, set to find tui; the job's code must not see it
+        env.update(plan["environment_variables"])
+        bindir = os.path.dirname(python)
+        env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+        env.update({
+            "PYTHONUNBUFFERED": "1",
+            "MLFLOW_TRACKING_URI": tracking.tracking_uri(self.root),
+            "MLFLOW_RUN_ID": run_id,
+            "AZUREML_RUN_ID": self.name,
+            "AZUREML_ARM_PROJECT_NAME": plan["experiment_name"],
+            "AZUREML_EXPERIMENT_NAME": plan["experiment_name"],
+        })
+        return env
+
+    def execute(self, plan: dict, python: str, run_id: str) -> list[int]:
+        import subprocess
+
+        snapshot = self.dir / "snapshot"
+        self._link_outputs(snapshot)
+        env = self.environment(plan, python, run_id)
+        count = plan["process_count"]
+        logs = self.dir / "user_logs"
+        names = ["std_log.txt"] if count == 1 else [f"std_log_process_{r}.txt" for r in range(count)]
+        port = _free_port() if count > 1 else None
+        shown = {k: ("***" if SECRET_NAME_RE.search(k) else v) for k, v in plan["environment_variables"].items()}
+        jobstore.log_lifecycle(self.root, self.name, f"command: {plan['command']}")
+        if shown:
+            jobstore.log_lifecycle(self.root, self.name, f"environment_variables: {shown}")
+        for rank in range(count):
+            penv = dict(env)
+            if count > 1:
+                penv.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(count),
+                             "LOCAL_WORLD_SIZE": str(count), "NODE_RANK": "0", "GROUP_RANK": "0",
+                             "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
+            with open(logs / names[rank], "ab") as out:
+                proc = subprocess.Popen(
+                    ["/bin/bash", "-c", plan["command"]], cwd=snapshot, env=penv,
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    process_group=0 if self.pgid is None else self.pgid)
+            if self.pgid is None:
+                self.pgid = proc.pid
+            self.procs.append(proc)
+        self.status("Running", expect=("Starting",), start_time=time.time(), pgid=self.pgid)
+        if self.cancel_requested or self.current_status() == "CancelRequested":
+            self.cancel_requested = True
+        return self.wait(plan.get("timeout"))
+
+    def wait(self, timeout: int | None) -> list[int]:
+        deadline = time.time() + timeout if timeout else None
+        stop_at = None
+        while True:
+            codes = [p.poll() for p in self.procs]
+            if all(c is not None for c in codes):
+                return codes  # type: ignore[return-value]
+            # One rank failing dooms a distributed job; don't let the others hang in a collective.
+            if any(c not in (None, 0) for c in codes) and stop_at is None:
+                jobstore.kill_group(self.pgid, signal.SIGTERM)
+                stop_at = time.time() + CANCEL_GRACE_S
+            if (self.cancel_requested or (deadline and time.time() > deadline)) and stop_at is None:
+                if deadline and time.time() > deadline:
+                    self.timed_out = True
+                jobstore.log_lifecycle(self.root, self.name, "stopping the job's processes (SIGTERM)")
+                jobstore.kill_group(self.pgid, signal.SIGTERM)
+                stop_at = time.time() + CANCEL_GRACE_S
+            if stop_at is not None and time.time() > stop_at:
+                jobstore.log_lifecycle(self.root, self.name, "grace period over (SIGKILL)")
+                jobstore.kill_group(self.pgid, signal.SIGKILL)
+                stop_at = float("inf")
+            time.sleep(0.02)
+
+    timed_out = False
+
+    def conclude(self, plan: dict, codes: list[int], run_id: str) -> int:
+        self.status("Finalizing", expect=("Running", "CancelRequested"))
+        # Reap anything the job left behind in its group (daemons, stray children).
+        jobstore.kill_group(self.pgid, signal.SIGKILL)
+        self._collect_outputs(self.dir / "snapshot")
+        exit_code = next((c for c in codes if c != 0), 0)
+        if self.cancel_requested:
+            return self.finish("Canceled", exit_code, run_id)
+        if self.timed_out:
+            return self.finish("Failed", exit_code, run_id, error=(
+                "JobTimeout", f"the job exceeded limits.timeout of {plan['timeout']} s and was stopped"))
+        if exit_code != 0:
+            return self.finish("Failed", exit_code, run_id, error=(
+                "UserError", f"the command exited with code {exit_code}"))
+        return self.finish("Completed", 0, run_id)
+
+    def finish(self, status: str, exit_code: int | None, run_id: str | None,
+               error: tuple[str, str] | None = None) -> int:
+        err = None
+        if error:
+            err = json.dumps({"code": error[0], "message": error[1], "log_tail": self._log_tail()})
+        with transaction(self.conn):
+            jobstore.set_status(self.conn, self.root, self.name, status, end_time=time.time(),
+                                exit_code=exit_code, error=err)
+        if run_id:
+            tracking.end_run(self.root, run_id, {"Completed": "FINISHED", "Canceled": "KILLED"}.get(status, "FAILED"))
+        jobstore.schedule(self.conn, self.root)
+        return 0
+
+    def _log_tail(self) -> str:
+        logs = sorted((self.dir / "user_logs").glob("std_log*.txt"))
+        if not logs:
+            logs = [self.dir / "system_logs" / "environment_build.txt"]
+        chunks = []
+        for path in logs:
+            try:
+                with open(path, "rb") as f:
+                    f.seek(max(0, path.stat().st_size - 16384))
+                    lines = f.read().decode("utf-8", "replace").splitlines()[-LOG_TAIL_LINES:]
+            except OSError:
+                continue
+            prefix = f"[{path.name}] " if len(logs) > 1 else ""
+            chunks += [prefix + line for line in lines]
+        return "\n".join(chunks[-LOG_TAIL_LINES:])
+
+    def _link_outputs(self, snapshot: Path) -> None:
+        """Azure uploads `./outputs`; here it is a link to the job's `outputs/`, live."""
+        target = snapshot / "outputs"
+        outputs = self.dir / "outputs"
+        if target.is_dir() and not target.is_symlink():
+            for item in target.iterdir():
+                shutil.move(str(item), outputs / item.name)
+            target.rmdir()
+        if not target.exists():
+            target.symlink_to(outputs, target_is_directory=True)
+
+    def _collect_outputs(self, snapshot: Path) -> None:
+        target = snapshot / "outputs"
+        if target.is_symlink():
+            target.unlink()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main(argv: list[str]) -> int:
+    root, name = Path(argv[0]), argv[1]
+    return Runner(root, name).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

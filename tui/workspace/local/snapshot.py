@@ -1,0 +1,59 @@
+"""Code snapshots: a job runs a copy of its code folder, so later edits do not change it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from ..base import InvalidSpecError
+
+# Azure ML refuses snapshots over 300 MB by default; so do we, before copying everything.
+MAX_SNAPSHOT_BYTES = 300 * 1024 * 1024
+ALWAYS_IGNORED = (".git/", ".amlignore.bak")
+
+
+def ignore_spec(code_dir: Path):
+    """`.amlignore` if present, else `.gitignore` (gitignore syntax), plus `.git/`."""
+    from pathspec import GitIgnoreSpec
+
+    lines = list(ALWAYS_IGNORED)
+    for name in (".amlignore", ".gitignore"):
+        path = code_dir / name
+        if path.is_file():
+            lines += path.read_text(encoding="utf-8", errors="replace").splitlines()
+            break
+    return GitIgnoreSpec.from_lines(lines)
+
+
+def snapshot_code(code_dir: Path, dest: Path, *, source: str) -> int:
+    """Copy `code_dir` to `dest` honouring the ignore file; returns bytes copied.
+
+    Raises InvalidSpecError (field `code`) when the snapshot would exceed the size limit.
+    """
+    spec = ignore_spec(code_dir)
+    total = 0
+    dest.mkdir(parents=True)
+    for dirpath, dirnames, filenames in os.walk(code_dir):
+        rel_dir = Path(dirpath).relative_to(code_dir)
+        keep = []
+        for d in sorted(dirnames):
+            rel = (rel_dir / d).as_posix() + "/"
+            if not spec.match_file(rel):
+                keep.append(d)
+        dirnames[:] = keep
+        (dest / rel_dir).mkdir(parents=True, exist_ok=True)
+        for f in sorted(filenames):
+            rel = (rel_dir / f).as_posix()
+            if spec.match_file(rel):
+                continue
+            src = Path(dirpath) / f
+            if src.is_symlink() and not src.exists():
+                continue
+            total += src.stat().st_size
+            if total > MAX_SNAPSHOT_BYTES:
+                raise InvalidSpecError(
+                    f"the code snapshot of {code_dir} exceeds {MAX_SNAPSHOT_BYTES // 2**20} MB; "
+                    "list large files or folders in an .amlignore file", source=source, field="code")
+            shutil.copy2(src, dest / rel)
+    return total

@@ -1,0 +1,528 @@
+"""Job, data, environment and compute YAML -> validated specs, with az ml (CLI v2) names.
+
+This module checks the *shape* of a document: field names, types, references inside the
+command. Whether `azureml:` references exist is the workspace's business (it owns the
+catalog). Every error names the file, the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .base import InvalidSpecError
+
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# ${{inputs.x}}, ${{outputs.x}}, ${{search_space.x}}; whitespace inside the braces is allowed.
+BINDING_RE = re.compile(r"\$\{\{\s*(inputs|outputs|search_space)\.([A-Za-z0-9_]+)\s*\}\}")
+# An optional segment `[--flag ${{inputs.x}}]`, dropped when the input is absent.
+OPTIONAL_RE = re.compile(r"\[([^\[\]]*\$\{\{[^\[\]]*\}\}[^\[\]]*)\]")
+
+DATA_TYPES = ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model")
+LITERAL_TYPES = ("integer", "number", "string", "boolean")
+INPUT_MODES = ("ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download", "upload")
+
+COMMAND_JOB_FIELDS = (
+    "$schema", "type", "name", "display_name", "description", "experiment_name", "tags",
+    "properties", "code", "command", "inputs", "outputs", "environment",
+    "environment_variables", "compute", "distribution", "resources", "limits", "identity",
+    "services", "queue_settings", "status", "creation_context", "id",
+)
+SWEEP_JOB_FIELDS = (
+    "$schema", "type", "name", "display_name", "description", "experiment_name", "tags",
+    "properties", "compute", "inputs", "outputs", "search_space", "objective",
+    "sampling_algorithm", "early_termination", "limits", "trial", "identity", "queue_settings",
+)
+DATA_FIELDS = ("$schema", "name", "version", "type", "path", "description", "tags", "properties")
+ENVIRONMENT_FIELDS = (
+    "$schema", "name", "version", "image", "conda_file", "build", "description", "tags",
+    "properties", "os_type", "inference_config",
+)
+COMPUTE_FIELDS = ("$schema", "name", "type", "description", "max_concurrency", "tags", "size",
+                  "min_instances", "max_instances", "idle_time_before_scale_down", "location")
+
+
+def _fail(source: str | None, field: str | None, message: str) -> InvalidSpecError:
+    return InvalidSpecError(message, source=source, field=field)
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+
+
+# ---------------------------------------------------------------------------- YAML files
+
+
+def load_yaml_file(path: Path | str) -> dict[str, Any]:
+    """Read a YAML mapping; syntax errors name the line and column."""
+    import yaml
+
+    path = Path(path)
+    source = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise _fail(source, None, "file not found") from None
+    except IsADirectoryError:
+        raise _fail(source, None, "is a directory, expected a YAML file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _fail(source, None, f"cannot read: {exc}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise _fail(source, None, f"invalid YAML: {where}{problem}") from None
+    if document is None:
+        raise _fail(source, None, "the file is empty; expected a YAML mapping")
+    if not isinstance(document, dict):
+        raise _fail(source, None, f"expected a YAML mapping at the top level, got {_type_name(document)}")
+    return document
+
+
+def apply_overrides(document: Mapping[str, Any], overrides: list[str], source: str) -> dict[str, Any]:
+    """Apply `--set key.path=value` overrides; values are parsed as YAML scalars (`3` -> 3)."""
+    import yaml
+
+    result = copy.deepcopy(dict(document))
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise _fail(source, None, f"--set {item!r}: expected key=value, e.g. inputs.epochs=3")
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError:
+            value = raw
+        parts = key.split(".")
+        node: Any = result
+        for depth, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif not isinstance(child, dict):
+                # `inputs.data.path=...` on a literal input: turn it into a mapping.
+                if parts[: depth + 1][0] == "inputs" and depth == 1:
+                    child = node[part] = {"path": child} if isinstance(child, str) else {}
+                else:
+                    where = ".".join(parts[: depth + 1])
+                    raise _fail(source, key, f"--set: {where} is {_type_name(child)}, not a mapping")
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def check_name(value: Any, *, source: str | None, field: str) -> str:
+    """Asset and job names: letters, digits, `-`, `_`, `.`; never `/` or `..`."""
+    if not isinstance(value, str) or not value:
+        raise _fail(source, field, f"expected a non-empty string, got {_type_name(value)}")
+    if "/" in value or "\\" in value or ".." in value or not NAME_RE.match(value):
+        raise _fail(source, field, f"invalid name {value!r}: use letters, digits, '-', '_' and '.', "
+                    "starting with a letter or digit (no '/' or '..'), at most 255 characters")
+    return value
+
+
+def _check_fields(document: Mapping[str, Any], allowed: tuple[str, ...], *, source: str, prefix: str = "") -> None:
+    for key in document:
+        if key not in allowed:
+            shown = ", ".join(a for a in allowed if a not in ("status", "creation_context", "id"))
+            raise _fail(source, f"{prefix}{key}", f"unknown field; allowed: {shown}")
+
+
+def _opt_str(document: Mapping[str, Any], key: str, source: str, prefix: str = "") -> str | None:
+    value = document.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise _fail(source, f"{prefix}{key}", f"expected a string, got {_type_name(value)}")
+    return str(value)
+
+
+def _str_map(document: Mapping[str, Any], key: str, source: str) -> dict[str, str]:
+    value = document.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise _fail(source, key, f"expected a mapping of names to values, got {_type_name(value)}")
+    out = {}
+    for k, v in value.items():
+        if isinstance(v, (dict, list)):
+            raise _fail(source, f"{key}.{k}", f"expected a scalar value, got {_type_name(v)}")
+        out[str(k)] = "" if v is None else (str(v).lower() if isinstance(v, bool) else str(v))
+    return out
+
+
+def _int(value: Any, *, source: str, field: str, minimum: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+            value = int(value)
+        else:
+            raise _fail(source, field, f"expected an integer, got {_type_name(value)} {value!r}")
+    if minimum is not None and value < minimum:
+        raise _fail(source, field, f"expected an integer >= {minimum}, got {value}")
+    return value
+
+
+# ---------------------------------------------------------------------------- jobs
+
+
+@dataclass
+class InputSpec:
+    """A literal (`value`) or a data input (`type` in DATA_TYPES with a `path`)."""
+
+    name: str
+    type: str
+    value: Any = None
+    path: str | None = None
+    mode: str | None = None
+
+    @property
+    def is_data(self) -> bool:
+        return self.type in DATA_TYPES
+
+    def to_dict(self) -> Any:
+        if not self.is_data:
+            return self.value
+        out = {"type": self.type, "path": self.path}
+        if self.mode:
+            out["mode"] = self.mode
+        return out
+
+
+@dataclass
+class OutputSpec:
+    name: str
+    type: str = "uri_folder"
+    mode: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        if self.mode:
+            out["mode"] = self.mode
+        return out
+
+
+@dataclass
+class CommandJobSpec:
+    """A command job, shape-checked; references (`azureml:`) are still unresolved strings."""
+
+    source: str
+    command: str
+    name: str | None = None
+    display_name: str | None = None
+    description: str | None = None
+    experiment_name: str | None = None
+    code: str | None = None
+    environment: str | dict[str, Any] | None = None
+    compute: str | None = None
+    inputs: dict[str, InputSpec] = field(default_factory=dict)
+    outputs: dict[str, OutputSpec] = field(default_factory=dict)
+    environment_variables: dict[str, str] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)
+    process_count: int = 1
+    distribution: dict[str, Any] | None = None
+    resources: dict[str, Any] | None = None
+    timeout: int | None = None
+
+
+def _parse_input(name: str, raw: Any, source: str) -> InputSpec:
+    where = f"inputs.{name}"
+    if not IDENT_RE.match(name):
+        raise _fail(source, where, "input names are identifiers: letters, digits and '_', not starting with a digit")
+    if raw is None:
+        raise _fail(source, where, "expected a value or a mapping with type and path, got null")
+    if isinstance(raw, bool):
+        return InputSpec(name, "boolean", value=raw)
+    if isinstance(raw, int):
+        return InputSpec(name, "integer", value=raw)
+    if isinstance(raw, float):
+        return InputSpec(name, "number", value=raw)
+    if isinstance(raw, str):
+        if raw.startswith("azureml:"):
+            raise _fail(source, where, f"a data reference needs a mapping: {{type: uri_folder, path: {raw}}}")
+        return InputSpec(name, "string", value=raw)
+    if not isinstance(raw, dict):
+        raise _fail(source, where, f"expected a value or a mapping with type and path, got {_type_name(raw)}")
+    _check_fields(raw, ("type", "path", "mode", "value", "default", "description", "optional"),
+                  source=source, prefix=f"{where}.")
+    kind = raw.get("type", "uri_folder")
+    if kind in LITERAL_TYPES:
+        value = raw.get("value", raw.get("default"))
+        checker = {"integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+                   "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+                   "string": lambda v: isinstance(v, str),
+                   "boolean": lambda v: isinstance(v, bool)}[kind]
+        if value is None or not checker(value):
+            raise _fail(source, f"{where}.value", f"expected {kind} value, got {_type_name(value)} {value!r}")
+        return InputSpec(name, kind, value=value)
+    if kind not in DATA_TYPES:
+        raise _fail(source, f"{where}.type", f"unknown input type {kind!r}; allowed: "
+                    + ", ".join(DATA_TYPES + LITERAL_TYPES))
+    path = raw.get("path")
+    if not isinstance(path, str) or not path:
+        raise _fail(source, f"{where}.path", f"a {kind} input needs a path (a local path or azureml:name@latest)")
+    mode = raw.get("mode")
+    if mode is not None and mode not in INPUT_MODES:
+        raise _fail(source, f"{where}.mode", f"unknown mode {mode!r}; allowed: {', '.join(INPUT_MODES)}")
+    return InputSpec(name, kind, path=path, mode=mode)
+
+
+def _parse_output(name: str, raw: Any, source: str) -> OutputSpec:
+    where = f"outputs.{name}"
+    if not IDENT_RE.match(name):
+        raise _fail(source, where, "output names are identifiers: letters, digits and '_'")
+    if raw is None:
+        return OutputSpec(name)
+    if not isinstance(raw, dict):
+        raise _fail(source, where, f"expected a mapping like {{type: uri_folder}}, got {_type_name(raw)}")
+    _check_fields(raw, ("type", "mode", "path", "name", "version", "description"), source=source, prefix=f"{where}.")
+    kind = raw.get("type", "uri_folder")
+    if kind not in DATA_TYPES:
+        raise _fail(source, f"{where}.type", f"unknown output type {kind!r}; allowed: {', '.join(DATA_TYPES)}")
+    mode = raw.get("mode")
+    if mode is not None and mode not in ("rw_mount", "upload", "direct"):
+        raise _fail(source, f"{where}.mode", f"unknown mode {mode!r}; allowed: rw_mount, upload, direct")
+    return OutputSpec(name, kind, mode)
+
+
+def parse_command_job(document: Mapping[str, Any], source: str) -> CommandJobSpec:
+    """Check a command job document. Raises InvalidSpecError naming the field."""
+    kind = document.get("type", "command")
+    if kind != "command":
+        raise _fail(source, "type", f"expected 'command' here, got {kind!r}")
+    _check_fields(document, COMMAND_JOB_FIELDS, source=source)
+
+    command = document.get("command")
+    if command is None:
+        raise _fail(source, "command", "required: the shell command the job runs")
+    if not isinstance(command, str) or not command.strip():
+        raise _fail(source, "command", f"expected a non-empty string, got {_type_name(command)}")
+
+    spec = CommandJobSpec(source=source, command=command.strip())
+    if document.get("name") is not None:
+        spec.name = check_name(document["name"], source=source, field="name")
+    spec.display_name = _opt_str(document, "display_name", source)
+    spec.description = _opt_str(document, "description", source)
+    spec.experiment_name = _opt_str(document, "experiment_name", source)
+    if spec.experiment_name is not None:
+        check_name(spec.experiment_name, source=source, field="experiment_name")
+    spec.code = _opt_str(document, "code", source)
+    spec.compute = _opt_str(document, "compute", source)
+    spec.tags = _str_map(document, "tags", source)
+    spec.properties = _str_map(document, "properties", source)
+    spec.environment_variables = _str_map(document, "environment_variables", source)
+
+    env = document.get("environment")
+    if env is not None and not isinstance(env, (str, dict)):
+        raise _fail(source, "environment", f"expected azureml:name@latest, azureml:name:version or an inline "
+                    f"mapping with image/conda_file, got {_type_name(env)}")
+    if isinstance(env, dict):
+        _check_fields(env, ENVIRONMENT_FIELDS, source=source, prefix="environment.")
+        if not env.get("image") and not env.get("conda_file") and not env.get("build"):
+            raise _fail(source, "environment", "an inline environment needs image, conda_file or build")
+    spec.environment = env
+
+    inputs = document.get("inputs") or {}
+    if not isinstance(inputs, dict):
+        raise _fail(source, "inputs", f"expected a mapping of input names, got {_type_name(inputs)}")
+    spec.inputs = {str(k): _parse_input(str(k), v, source) for k, v in inputs.items()}
+    outputs = document.get("outputs") or {}
+    if not isinstance(outputs, dict):
+        raise _fail(source, "outputs", f"expected a mapping of output names, got {_type_name(outputs)}")
+    spec.outputs = {str(k): _parse_output(str(k), v, source) for k, v in outputs.items() if k != "default"}
+
+    dist = document.get("distribution")
+    if dist is not None:
+        if not isinstance(dist, dict):
+            raise _fail(source, "distribution", f"expected a mapping, got {_type_name(dist)}")
+        dkind = dist.get("type")
+        if dkind not in ("pytorch", "mpi", "tensorflow", "ray"):
+            raise _fail(source, "distribution.type", f"expected pytorch, mpi, tensorflow or ray, got {dkind!r}")
+        _check_fields(dist, ("type", "process_count_per_instance", "worker_count", "parameter_server_count",
+                             "include_key", "address"), source=source, prefix="distribution.")
+        count = dist.get("process_count_per_instance", 1)
+        spec.process_count = _int(count, source=source, field="distribution.process_count_per_instance", minimum=1)
+        spec.distribution = dict(dist)
+
+    res = document.get("resources")
+    if res is not None:
+        if not isinstance(res, dict):
+            raise _fail(source, "resources", f"expected a mapping, got {_type_name(res)}")
+        _check_fields(res, ("instance_count", "instance_type", "shm_size", "properties", "docker_args",
+                            "locations", "max_instance_count"), source=source, prefix="resources.")
+        if "instance_count" in res:
+            _int(res["instance_count"], source=source, field="resources.instance_count", minimum=1)
+        spec.resources = dict(res)
+
+    limits = document.get("limits")
+    if limits is not None:
+        if not isinstance(limits, dict):
+            raise _fail(source, "limits", f"expected a mapping, got {_type_name(limits)}")
+        _check_fields(limits, ("timeout",), source=source, prefix="limits.")
+        if limits.get("timeout") is not None:
+            spec.timeout = _int(limits["timeout"], source=source, field="limits.timeout", minimum=1)
+
+    check_bindings(spec.command, set(spec.inputs), set(spec.outputs), source=source)
+    return spec
+
+
+def check_bindings(command: str, inputs: set[str], outputs: set[str], *, source: str,
+                   search_space: set[str] | None = None) -> None:
+    """Every `${{inputs.x}}` names a declared input (optional `[...]` segments may name absent ones)."""
+    optional = {m.group(2) for seg in OPTIONAL_RE.finditer(command) for m in BINDING_RE.finditer(seg.group(1))}
+    for match in BINDING_RE.finditer(command):
+        group, name = match.groups()
+        declared = {"inputs": inputs, "outputs": outputs, "search_space": search_space or set()}[group]
+        if name in declared or (group == "inputs" and name in optional):
+            continue
+        if group == "search_space" and search_space is None:
+            raise _fail(source, "command", f"${{{{search_space.{name}}}}} is only allowed in a sweep trial")
+        known = ", ".join(sorted(declared)) or "none"
+        raise _fail(source, "command", f"${{{{{group}.{name}}}}} refers to an undeclared {group[:-1]} "
+                    f"{name!r}; declared {group}: {known}")
+
+
+def render_command(command: str, values: Mapping[str, Mapping[str, str]]) -> str:
+    """Substitute bindings. `values` maps group -> name -> text; optional segments whose
+    inputs are absent are dropped, present ones lose their brackets."""
+
+    def optional(seg: re.Match[str]) -> str:
+        body = seg.group(1)
+        names = [(m.group(1), m.group(2)) for m in BINDING_RE.finditer(body)]
+        if all(n in values.get(g, {}) for g, n in names):
+            return body
+        return ""
+
+    command = OPTIONAL_RE.sub(optional, command)
+    return BINDING_RE.sub(lambda m: values[m.group(1)][m.group(2)], command)
+
+
+def parse_job(document: Mapping[str, Any], source: str) -> CommandJobSpec:
+    """Dispatch on `type`. Sweep documents are shape-checked, then refused: no local sweeps yet."""
+    kind = document.get("type", "command")
+    if kind == "command":
+        return parse_command_job(document, source)
+    if kind == "sweep":
+        _check_fields(document, SWEEP_JOB_FIELDS, source=source)
+        from .base import NotSupportedError
+
+        raise NotSupportedError(f"{source}: type: sweep jobs are not supported by this workspace yet; "
+                                "submit the trial as a command job")
+    raise _fail(source, "type", f"unknown job type {kind!r}; allowed: command, sweep")
+
+
+# ---------------------------------------------------------------------------- other assets
+
+
+def parse_reference(value: str) -> tuple[str, str | None]:
+    """`azureml:name@latest` / `azureml:name:version` / `name` -> (name, version or None for latest)."""
+    ref = value[len("azureml:"):] if value.startswith("azureml:") else value
+    if "@" in ref:
+        name, _, label = ref.partition("@")
+        if label != "latest":
+            raise ValueError(f"unknown label {label!r}; only @latest is supported")
+        return name, None
+    if ":" in ref:
+        name, _, version = ref.partition(":")
+        return name, version
+    return ref, None
+
+
+@dataclass
+class DataSpec:
+    name: str
+    version: str | None
+    type: str
+    path: str
+    description: str | None
+    tags: dict[str, str]
+
+
+def parse_data(document: Mapping[str, Any], source: str) -> DataSpec:
+    _check_fields(document, DATA_FIELDS, source=source)
+    name = check_name(document.get("name"), source=source, field="name")
+    version = _opt_str(document, "version", source)
+    if version is not None:
+        check_name(version, source=source, field="version")
+    kind = document.get("type", "uri_folder")
+    if kind not in ("uri_file", "uri_folder"):
+        raise _fail(source, "type", f"expected uri_file or uri_folder for a local data asset, got {kind!r}")
+    path = document.get("path")
+    if not isinstance(path, str) or not path:
+        raise _fail(source, "path", "required: the local file or folder to register")
+    return DataSpec(name, version, kind, path, _opt_str(document, "description", source),
+                    _str_map(document, "tags", source))
+
+
+@dataclass
+class EnvironmentSpec:
+    name: str | None
+    version: str | None
+    image: str | None
+    conda_file: str | dict[str, Any] | None
+    description: str | None
+    tags: dict[str, str]
+
+
+def parse_environment(document: Mapping[str, Any], source: str, *, anonymous: bool = False) -> EnvironmentSpec:
+    prefix = "environment." if anonymous else ""
+    _check_fields(document, ENVIRONMENT_FIELDS, source=source, prefix=prefix)
+    name = None if anonymous else check_name(document.get("name"), source=source, field="name")
+    version = _opt_str(document, "version", source)
+    if version is not None:
+        check_name(version, source=source, field=f"{prefix}version")
+    image = _opt_str(document, "image", source, prefix)
+    conda = document.get("conda_file")
+    if conda is not None and not isinstance(conda, (str, dict)):
+        raise _fail(source, f"{prefix}conda_file", f"expected a path or an inline mapping, got {_type_name(conda)}")
+    if document.get("build") is not None and not image and conda is None:
+        image = "(docker build context)"
+    if not image and conda is None:
+        raise _fail(source, prefix.rstrip(".") or None, "an environment needs image and/or conda_file")
+    return EnvironmentSpec(name, version, image, conda, _opt_str(document, "description", source),
+                           _str_map(document, "tags", source))
+
+
+def conda_pip_requirements(conda: Mapping[str, Any], source: str) -> tuple[list[str], list[str]]:
+    """(pip requirements, conda packages) of a conda file, shape-checked."""
+    deps = conda.get("dependencies") or []
+    if not isinstance(deps, list):
+        raise _fail(source, "conda_file.dependencies", f"expected a list, got {_type_name(deps)}")
+    pip: list[str] = []
+    conda_pkgs: list[str] = []
+    for i, dep in enumerate(deps):
+        if isinstance(dep, str):
+            conda_pkgs.append(dep)
+        elif isinstance(dep, dict) and isinstance(dep.get("pip"), list):
+            pip.extend(str(p) for p in dep["pip"])
+        else:
+            raise _fail(source, f"conda_file.dependencies[{i}]", "expected a package string or {pip: [...]}")
+    return pip, conda_pkgs
+
+
+@dataclass
+class ComputeSpec:
+    name: str
+    type: str
+    max_concurrency: int
+    description: str | None
+
+
+def parse_compute(document: Mapping[str, Any], source: str, *, default_concurrency: int) -> ComputeSpec:
+    _check_fields(document, COMPUTE_FIELDS, source=source)
+    name = check_name(document.get("name"), source=source, field="name")
+    kind = document.get("type", "local")
+    if kind != "local":
+        raise _fail(source, "type", f"the local workspace creates computes of type 'local' only, got {kind!r}")
+    conc = document.get("max_concurrency", default_concurrency)
+    conc = _int(conc, source=source, field="max_concurrency", minimum=1)
+    return ComputeSpec(name, kind, conc, _opt_str(document, "description", source))
