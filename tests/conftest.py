@@ -1,0 +1,82 @@
+"""Shared fixtures: a real LocalWorkspace in a temporary directory, and the real CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    # Never touch a developer's real workspace.
+    monkeypatch.setenv("AML_TUI_HOME", str(tmp_path_factory.mktemp("home") / "ws"))
+    monkeypatch.setenv("AML_TUI_CANCEL_GRACE", "2")
+
+
+@pytest.fixture
+def ws_root(tmp_path) -> Path:
+    return tmp_path / "ws"
+
+
+@pytest.fixture(scope="session")
+def mlflow_template(tmp_path_factory) -> Path:
+    """MLflow creates its schema once per session (seconds); each workspace gets a copy."""
+    from tui.workspace.local import tracking
+
+    root = tmp_path_factory.mktemp("mlflow-template")
+    tracking.ensure_store(root)
+    return root / "mlflow.db"
+
+
+def install_mlflow_store(template: Path, root: Path) -> None:
+    import shutil
+    import sqlite3
+
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(template, root / "mlflow.db")
+    with sqlite3.connect(root / "mlflow.db") as conn:
+        conn.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+                     ((root / "artifacts" / "0").resolve().as_uri(),))
+
+
+@pytest.fixture
+def ws(ws_root, mlflow_template):
+    from tui.workspace.local import LocalWorkspace
+
+    install_mlflow_store(mlflow_template, ws_root)
+    workspace = LocalWorkspace(ws_root)
+    yield workspace
+    workspace.close()
+
+
+def run_cli(*args: str, root: Path | None = None, cwd: Path | None = None, timeout: float = 120,
+            env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run the real `aml-tui` entry point in a subprocess."""
+    cmd = [sys.executable, "-m", "tui.cli"]
+    if root is not None:
+        cmd += ["--local", str(root)]
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=cwd or REPO,
+                          timeout=timeout, env=full_env)
+
+
+@pytest.fixture
+def cli(ws_root, mlflow_template):
+    install_mlflow_store(mlflow_template, ws_root)
+
+    def call(*args: str, **kw) -> subprocess.CompletedProcess:
+        return run_cli(*args, root=ws_root, **kw)
+
+    return call
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
