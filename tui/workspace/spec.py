@@ -80,6 +80,9 @@ def load_yaml_file(path: Path | str) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
+        context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and cmark:
+            problem += f" ({context} at line {cmark.line + 1}, column {cmark.column + 1})"
         raise _fail(source, None, f"invalid YAML: {where}{problem}") from None
     if document is None:
         raise _fail(source, None, "the file is empty; expected a YAML mapping")
