@@ -23,7 +23,10 @@ OUTPUTS = ("json", "yaml", "table", "tsv")
 
 def _emit(value: Any, fmt: str, columns: Sequence[tuple[str, Callable[[dict], Any]]] | None = None) -> None:
     if fmt == "json":
-        sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+        # stdlib json with indent= runs in pure Python (0.6 s for 10,000 jobs); orjson is in C.
+        import orjson
+
+        sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str) + b"\n")
     elif fmt == "yaml":
         import yaml
 

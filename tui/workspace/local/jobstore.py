@@ -13,6 +13,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from . import tracking
@@ -23,6 +24,13 @@ WAITING = ("NotStarted", "Queued")
 HOLDING = ("Preparing", "Starting", "Running", "Finalizing", "CancelRequested")
 # A claim whose runner never showed up (its spawner was killed) is re-spawned after this.
 ORPHAN_CLAIM_S = 20.0
+
+
+def iso(ts: float | None) -> str | None:
+    """Azure's timestamp format: ISO 8601, microseconds, UTC offset."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="microseconds")
 
 
 def job_dir(root: Path, name: str) -> Path:
@@ -49,8 +57,15 @@ def log_lifecycle(root: Path, name: str, message: str) -> None:
 def set_status(conn: sqlite3.Connection, root: Path, name: str, status: str, *,
                expect: tuple[str, ...] | None = None, **columns) -> bool:
     """Move a job to `status` (only from one of `expect`, when given). Returns whether it moved."""
-    sets = ", ".join(["status = ?"] + [f"{k} = ?" for k in columns])
-    args: list = [status, *columns.values(), name]
+    sets = ["status = ?"] + [f"{k} = ?" for k in columns]
+    args: list = [status, *columns.values()]
+    # Keep the stored az-ml record complete, so listing never re-formats timestamps.
+    for column, prop in (("start_time", "StartTimeUtc"), ("end_time", "EndTimeUtc")):
+        if columns.get(column) is not None:
+            sets.append(f"spec = json_set(spec, '$.properties.{prop}', ?)")
+            args.append(iso(columns[column]))
+    sets = ", ".join(sets)
+    args.append(name)
     where = "name = ?"
     if expect:
         where += f" AND status IN ({','.join('?' * len(expect))})"

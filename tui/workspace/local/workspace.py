@@ -9,9 +9,10 @@ import shutil
 import signal
 import sqlite3
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping
+
+import orjson
 
 from .. import spec as specs
 from ..base import (
@@ -51,10 +52,7 @@ def default_root() -> Path:
     return Path(user_data_dir("aml-tui", appauthor=False)) / "workspace"
 
 
-def _iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, tz=timezone.utc).isoformat(timespec="microseconds")
+_iso = jobstore.iso
 
 
 def _new_job_name() -> str:
@@ -226,14 +224,15 @@ class LocalWorkspace(Workspace):
         return self._row_to_job(row)
 
     def _row_to_job(self, r: sqlite3.Row) -> Job:
-        fields = json.loads(r["spec"])
+        fields = orjson.loads(r["spec"])
         fields["status"] = r["status"]
-        fields["creation_context"] = {"created_at": _iso(r["created_at"]), "created_by": "local",
-                                      "created_by_type": "User"}
+        if "creation_context" not in fields:
+            fields["creation_context"] = {"created_at": _iso(r["created_at"]), "created_by": "local",
+                                          "created_by_type": "User"}
         props = fields.setdefault("properties", {})
-        if r["start_time"]:
+        if r["start_time"] and "StartTimeUtc" not in props:
             props["StartTimeUtc"] = _iso(r["start_time"])
-        if r["end_time"]:
+        if r["end_time"] and "EndTimeUtc" not in props:
             props["EndTimeUtc"] = _iso(r["end_time"])
         if r["exit_code"] is not None:
             props["exit_code"] = str(r["exit_code"])
@@ -442,12 +441,14 @@ class LocalWorkspace(Workspace):
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        created = time.time()
+        shown["creation_context"] = {"created_at": _iso(created), "created_by": "local", "created_by_type": "User"}
         try:
             with transaction(self._conn):
                 self._conn.execute(
                     "INSERT INTO jobs (name, display_name, type, status, experiment_name, compute, created_at, spec)"
                     " VALUES (?, ?, 'command', 'NotStarted', ?, ?, ?, ?)",
-                    (name, shown["display_name"], shown["experiment_name"], plan["compute"], time.time(),
+                    (name, shown["display_name"], shown["experiment_name"], plan["compute"], created,
                      json.dumps(shown)))
         except sqlite3.IntegrityError:
             shutil.rmtree(final, ignore_errors=True)
