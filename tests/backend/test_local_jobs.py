@@ -343,3 +343,9 @@ def test_catalog_has_a_schema_version_and_refuses_a_newer_one(ws_root, ws):
     conn.close()
     with pytest.raises(BackendUnavailableError, match="newer"):
         LocalWorkspace(ws_root)
+
+
+def test_the_job_sees_the_users_pythonpath_not_ours(ws, monkeypatch, tmp_path):
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "mylib"))
+    job = ws.wait_for_job(submit(ws, {"command": "echo \"[$PYTHONPATH]\""}).name, 30)
+    assert log_text(ws, job.name).strip() == f"[{tmp_path / 'mylib'}]"

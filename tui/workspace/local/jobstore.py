@@ -125,7 +125,8 @@ def spawn_runner(root: Path, name: str) -> None:
             [sys.executable, "-m", "tui.workspace.local.runner", str(root), name],
             stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True, close_fds=True, cwd=root,
-            env={**os.environ, "PYTHONPATH": _package_parent() + os.pathsep + os.environ.get("PYTHONPATH", "")},
+            env={**os.environ, "AML_TUI_USER_PYTHONPATH": os.environ.get("PYTHONPATH", ""),
+                 "PYTHONPATH": _package_parent() + os.pathsep + os.environ.get("PYTHONPATH", "")},
         )
 
 
@@ -172,8 +173,9 @@ def reconcile(conn: sqlite3.Connection, root: Path) -> None:
         if r["status"] not in HOLDING or process_alive(r["runner_pid"], r["runner_started"]):
             continue
         reason = f"the job's runner process (pid {r['runner_pid']}) died unexpectedly"
+        final = "Canceled" if r["status"] == "CancelRequested" else "Failed"
         with transaction(conn):
-            moved = set_status(conn, root, r["name"], "Failed", expect=(r["status"],),
+            moved = set_status(conn, root, r["name"], final, expect=(r["status"],),
                                end_time=now, error=json.dumps({"code": "SystemError", "message": reason}))
         if moved:
             kill_group(r["pgid"])

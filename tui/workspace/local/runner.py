@@ -101,7 +101,11 @@ class Runner:
 
     def environment(self, plan: dict, python: str, run_id: str) -> dict[str, str]:
         env = dict(os.environ)
-        env.pop("PYTHONPATH", None)  # ours, set to find tui; the job's code must not see it
+        # Ours was set to find tui; the job sees the user's own PYTHONPATH, if any.
+        user_path = env.pop("AML_TUI_USER_PYTHONPATH", "")
+        env.pop("PYTHONPATH", None)
+        if user_path:
+            env["PYTHONPATH"] = user_path
         env.update(plan["environment_variables"])
         bindir = os.path.dirname(python)
         env["PATH"] = bindir + os.pathsep + env.get("PATH", "")

@@ -466,7 +466,8 @@ class LocalWorkspace(Workspace):
             row = self._conn.execute("SELECT status, runner_pid, runner_started, pgid FROM jobs WHERE name = ?",
                                      (name,)).fetchone()
             status = row["status"]
-            if status in jobstore.WAITING:
+            # No runner has claimed it yet: the runner's claim fails once the job is Canceled.
+            if status in jobstore.WAITING or row["runner_pid"] is None:
                 jobstore.set_status(self._conn, self.root, name, "Canceled", end_time=time.time())
                 signal_runner = False
             else:
