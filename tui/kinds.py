@@ -1,0 +1,403 @@
+"""The UI's registry of asset kinds: one entry per kind, one table view and one detail view.
+
+Like k9s's registry, each `KindSpec` says how to load a kind, which columns to show, how to
+key a row, how to render its details and which extra actions it has. Screens never branch
+on a kind beyond looking up its spec here.
+
+Loaders and detail loaders block (they call the workspace): run them in workers. Formatting
+cells happens in the worker too, so the event loop only swaps lists.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Callable, Mapping, Sequence
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from tui.workspace.base import (
+    ACTIVE_STATUSES,
+    Asset,
+    AssetKind,
+    Capabilities,
+    Job,
+    LogFile,
+    MetricPoint,
+    Workspace,
+)
+
+# Cap on how many assets one listing pulls (Azure pages are 100 each; local is one query).
+MAX_LISTED = 100_000
+
+# Semantic style tokens; the table maps them to theme colours (see AssetTable).
+STATUS_STYLES: dict[str, str] = {
+    "Completed": "success",
+    "Failed": "error",
+    "Canceled": "muted",
+    "CancelRequested": "warning",
+    "Running": "primary",
+    "Finalizing": "primary",
+    "Starting": "warning",
+    "Preparing": "warning",
+    "Queued": "muted",
+    "NotStarted": "muted",
+}
+
+
+# ---------------------------------------------------------------------------- formatting
+
+
+def format_age(seconds: float | None) -> str:
+    """k9s-style age: 42s, 17m, 5h, 3d."""
+    if seconds is None:
+        return ""
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s}s"
+    if s < 2 * 3600:
+        return f"{s // 60}m"
+    if s < 2 * 86400:
+        return f"{s // 3600}h"
+    return f"{s // 86400}d"
+
+
+def format_duration(seconds: float | None) -> str:
+    """A job's run time: 7s, 3m05s, 2h04m."""
+    if seconds is None:
+        return ""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+
+
+def format_time(ts: float | None) -> str:
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def created_ts(asset: Asset) -> float | None:
+    """Creation time as POSIX seconds, from a Job or from `creation_context.created_at`."""
+    if isinstance(asset, Job):
+        return asset.created_at or None
+    raw = asset.get("creation_context.created_at")
+    if isinstance(raw, (int, float)):
+        return float(raw)
+    if isinstance(raw, str) and raw:
+        try:
+            return datetime.fromisoformat(raw.replace("Z", "+00:00")).timestamp()
+        except ValueError:
+            return None
+    return None
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, (dict, list)):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else ", ".join(map(str, value))
+    return str(value)
+
+
+# ---------------------------------------------------------------------------- columns
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column.
+
+    `get(asset, now)` returns the raw value (also the sort key); `fmt` turns it into the cell
+    text; `style` names a semantic style token for the cell. A `live` column changes with the
+    clock (a running job's duration), so the table formats it at render time.
+    """
+
+    title: str
+    get: Callable[[Asset, float], Any]
+    fmt: Callable[[Any], str] = _text
+    style: Callable[[Any], str | None] | None = None
+    live: Callable[[Asset], bool] | None = None
+    max_width: int = 48
+
+
+def field_column(title: str, path: str, **kw: Any) -> Column:
+    return Column(title, lambda a, now, _p=path: a.get(_p), **kw)
+
+
+def attr_column(title: str, attr: str, **kw: Any) -> Column:
+    return Column(title, lambda a, now, _a=attr: getattr(a, _a, None), **kw)
+
+
+AGE = Column("AGE", lambda a, now: (now - ts) if (ts := created_ts(a)) else None, fmt=format_age)
+NAME = attr_column("NAME", "name")
+VERSION = attr_column("VERSION", "version", max_width=12)
+
+
+def _job_duration(job: Asset, now: float) -> float | None:
+    return job.duration(now) if isinstance(job, Job) else None
+
+
+def _job_is_live(job: Asset) -> bool:
+    return isinstance(job, Job) and job.status in ACTIVE_STATUSES and job.start_time is not None
+
+
+JOB_COLUMNS: tuple[Column, ...] = (
+    NAME,
+    attr_column("DISPLAY NAME", "display_name", max_width=32),
+    attr_column("STATUS", "status", style=lambda s: STATUS_STYLES.get(s)),
+    attr_column("TYPE", "type", max_width=10),
+    attr_column("EXPERIMENT", "experiment_name", max_width=28),
+    attr_column("COMPUTE", "compute", max_width=20),
+    Column("DURATION", _job_duration, fmt=format_duration, live=_job_is_live),
+    AGE,
+)
+
+
+# ---------------------------------------------------------------------------- rows
+
+
+@dataclass(slots=True)
+class Row:
+    """One table row: cells are formatted once (in a worker); `search` is what `/` matches."""
+
+    key: str
+    asset: Asset
+    cells: tuple[str, ...]
+    styles: tuple[str | None, ...]
+    sort_values: tuple[Any, ...]
+    search: str
+    depth: int = 0
+    live: bool = False
+
+
+def build_rows(spec: "KindSpec", assets: Sequence[Asset], now: float, depth: int = 0) -> list[Row]:
+    rows: list[Row] = []
+    columns = spec.columns
+    for asset in assets:
+        raw = tuple(c.get(asset, now) for c in columns)
+        cells = tuple(c.fmt(v) for c, v in zip(columns, raw))
+        styles = tuple(c.style(v) if c.style else None for c, v in zip(columns, raw))
+        live = any(c.live(asset) for c in columns if c.live)
+        rows.append(Row(spec.row_key(asset), asset, cells, styles, raw, " ".join(cells).lower(), depth, live))
+    return rows
+
+
+# ---------------------------------------------------------------------------- details
+
+
+@dataclass(frozen=True)
+class DetailData:
+    """What a detail view shows: the asset (fresh), plus job extras loaded in the worker."""
+
+    asset: Asset
+    metrics: Mapping[str, Sequence[MetricPoint]] = field(default_factory=dict)
+    log_files: Sequence[LogFile] = ()
+
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def sparkline(values: Sequence[float], width: int = 24) -> str:
+    """A one-line Unicode sparkline of the last `width` values."""
+    values = list(values)[-width:]
+    if not values:
+        return ""
+    lo, hi = min(values), max(values)
+    span = (hi - lo) or 1.0
+    return "".join(SPARK[min(len(SPARK) - 1, int((v - lo) / span * (len(SPARK) - 1)))] for v in values)
+
+
+def _props(rows: Sequence[tuple[str, Any]], title: str | None = None) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        if value not in (None, "", {}, []):
+            table.add_row(key, value if isinstance(value, Text) else _text(value))
+    if title:
+        table.title = title
+        table.title_justify = "left"
+        table.title_style = "bold underline"
+    return table
+
+
+def _section(title: str) -> Text:
+    return Text(f"\n{title}", style="bold underline")
+
+
+def generic_detail(data: DetailData) -> RenderableType:
+    """Top-level scalar fields, then tags: good enough for data, compute, envs, models."""
+    asset = data.asset
+    scalars = [(k, v) for k, v in asset.fields.items() if not isinstance(v, (dict, list))]
+    parts: list[RenderableType] = [_props([("kind", asset.kind.value), ("name", asset.name),
+                                           ("version", asset.version)] +
+                                          [(k, v) for k, v in scalars if k not in ("name", "version")])]
+    created = created_ts(asset)
+    if created:
+        parts.append(_props([("created", format_time(created))]))
+    for key, value in asset.fields.items():
+        if isinstance(value, dict) and value and key != "creation_context":
+            parts += [_section(key), _props(list(value.items()))]
+    return Group(*parts)
+
+
+def job_detail(data: DetailData, now: float | None = None) -> RenderableType:
+    job = data.asset
+    assert isinstance(job, Job)
+    now = now or time.time()
+    status = Text(job.status, style=_RICH_STATUS.get(STATUS_STYLES.get(job.status, ""), ""))
+    error = job.get("error")
+    if isinstance(error, Mapping):
+        error = error.get("message")
+    parts: list[RenderableType] = [_props([
+        ("name", job.name), ("display name", job.display_name), ("status", status),
+        ("type", job.type), ("experiment", job.experiment_name), ("compute", job.compute),
+        ("environment", job.get("environment")), ("parent", job.parent_job_name),
+        ("created", format_time(job.created_at or None)), ("started", format_time(job.start_time)),
+        ("ended", format_time(job.end_time)), ("duration", format_duration(job.duration(now))),
+        ("command", job.get("command")), ("error", error),
+    ])]
+    for section in ("inputs", "outputs"):
+        values = job.get(section)
+        if isinstance(values, Mapping) and values:
+            rows = [(k, v.get("path", v.get("value", _text(v))) if isinstance(v, Mapping) else v)
+                    for k, v in values.items()]
+            parts += [_section(section), _props(rows)]
+    if data.metrics:
+        table = Table.grid(padding=(0, 2))
+        table.add_column(style="bold", no_wrap=True)
+        table.add_column(justify="right")
+        table.add_column(style="cyan", no_wrap=True)
+        for key, points in sorted(data.metrics.items()):
+            if points:
+                table.add_row(key, f"{points[-1].value:.4g}", sparkline([p.value for p in points]))
+        parts += [_section("metrics (latest, history)"), table]
+    if data.log_files:
+        parts += [_section("logs (l to open)"),
+                  _props([(f.name, f"{f.size:,} bytes") for f in data.log_files])]
+    return Group(*parts)
+
+
+# Rich styles for the detail renderables (which are plain Rich, not themed widgets).
+_RICH_STATUS = {"success": "bold green", "error": "bold red", "warning": "yellow",
+                "primary": "bold blue", "muted": "dim"}
+
+
+def load_plain_detail(ws: Workspace, asset: Asset) -> DetailData:
+    return DetailData(ws.get_asset(asset.kind, asset.name, asset.version))
+
+
+def load_job_detail(ws: Workspace, asset: Asset) -> DetailData:
+    job = ws.get_job(asset.name)
+    metrics = ws.job_metrics(job.name) if ws.capabilities.metrics else {}
+    return DetailData(job, metrics, ws.log_files(job.name))
+
+
+# ---------------------------------------------------------------------------- registry
+
+
+def _list_all(ws: Workspace, kind: AssetKind) -> list[Asset]:
+    items: list[Asset] = []
+    token: str | None = None
+    while True:
+        page = ws.list_assets(kind, page_token=token)
+        items.extend(page.items)
+        token = page.next_token
+        if not token or len(items) >= MAX_LISTED:
+            return items
+
+
+@dataclass(frozen=True)
+class KindSpec:
+    """Everything the UI knows about one asset kind."""
+
+    kind: AssetKind
+    title: str
+    aliases: tuple[str, ...]
+    columns: tuple[Column, ...]
+    detail: Callable[[DetailData], RenderableType] = generic_detail
+    load_detail: Callable[[Workspace, Asset], DetailData] = load_plain_detail
+    # Extra actions this kind offers beyond browse/describe/YAML: "logs", "cancel", "clone".
+    actions: frozenset[str] = frozenset()
+    # Whether a backend supports the kind; if not, the table stays empty with `unavailable`.
+    available: Callable[[Capabilities], bool] = lambda caps: True
+    unavailable: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.kind.value
+
+    def row_key(self, asset: Asset) -> str:
+        return asset.key
+
+    def load(self, ws: Workspace) -> list[Asset]:
+        return _list_all(ws, self.kind)
+
+
+KINDS: dict[AssetKind, KindSpec] = {
+    spec.kind: spec
+    for spec in (
+        KindSpec(
+            AssetKind.JOBS, "Jobs", ("jobs", "job", "j"), JOB_COLUMNS,
+            detail=job_detail, load_detail=load_job_detail,
+            actions=frozenset({"logs", "cancel", "clone", "expand"}),
+        ),
+        KindSpec(
+            AssetKind.DATA, "Data", ("data", "dataset", "d"),
+            (NAME, VERSION, field_column("TYPE", "type", max_width=14),
+             field_column("PATH", "path"), field_column("DESCRIPTION", "description"), AGE),
+        ),
+        KindSpec(
+            AssetKind.COMPUTE, "Compute", ("compute", "computes", "c"),
+            (NAME, field_column("TYPE", "type", max_width=16),
+             field_column("STATE", "provisioning_state", max_width=12),
+             Column("CAPACITY", lambda a, now: a.get("max_concurrency", a.get("max_instances")), max_width=10),
+             field_column("SIZE", "size", max_width=24), AGE),
+        ),
+        KindSpec(
+            AssetKind.ENVIRONMENTS, "Environments", ("environments", "env", "envs", "environment", "e"),
+            (NAME, VERSION, field_column("IMAGE", "image"),
+             field_column("CONDA FILE", "conda_file", fmt=lambda v: "yes" if v else ""), AGE),
+        ),
+        KindSpec(
+            AssetKind.MODELS, "Models", ("models", "model", "m"),
+            (NAME, VERSION, field_column("TYPE", "type", max_width=16),
+             field_column("JOB", "job_name", max_width=32), field_column("PATH", "path"), AGE),
+            available=lambda caps: caps.models,
+            unavailable="This workspace backend does not support models.",
+        ),
+        KindSpec(
+            AssetKind.ENDPOINTS, "Endpoints", ("endpoints", "endpoint", "ep", "online-endpoints"),
+            (NAME, field_column("STATE", "provisioning_state", max_width=14),
+             field_column("AUTH", "auth_mode", max_width=10), field_column("SCORING URI", "scoring_uri"), AGE),
+            available=lambda caps: caps.endpoints,
+            unavailable="This workspace backend does not support online endpoints.",
+        ),
+    )
+}
+
+# The sidebar's order (k9s keeps the most used first).
+KIND_ORDER: tuple[AssetKind, ...] = (
+    AssetKind.JOBS, AssetKind.DATA, AssetKind.ENVIRONMENTS, AssetKind.COMPUTE,
+    AssetKind.MODELS, AssetKind.ENDPOINTS,
+)
+
+
+def resolve_kind(word: str) -> KindSpec | None:
+    """A `:` command word (`jobs`, `env`, ...) -> its kind, or None."""
+    word = word.strip().lower()
+    for spec in KINDS.values():
+        if word in spec.aliases:
+            return spec
+    return None
+
+
+def command_words() -> list[str]:
+    """What `:` completes: the canonical name of each kind, then `quit`."""
+    return [spec.aliases[0] for spec in (KINDS[k] for k in KIND_ORDER)] + ["env", "quit", "q"]

@@ -1,0 +1,113 @@
+"""One asset, full screen: the kind's detail renderer, plus metric plots for jobs.
+
+The same screen serves every kind (the renderer comes from `KindSpec.detail`). While a job
+is active it reloads every second so status, duration and metric plots stay live.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Mapping, Sequence
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from tui.app import ReportsWorkerErrors
+from tui.kinds import DetailData, KindSpec
+from tui.workspace.base import Asset, Job, MetricPoint
+
+if TYPE_CHECKING:
+    from tui.app import AmlTuiApp
+
+
+def metric_plots(metrics: Mapping[str, Sequence[MetricPoint]], width: int) -> RenderableType:
+    """One plotext line chart per metric (plotext builds a string; we show it as Text)."""
+    import plotext as plt
+
+    charts: list[RenderableType] = []
+    for key, points in sorted(metrics.items()):
+        if len(points) < 2:
+            continue
+        plt.clear_figure()
+        plt.theme("clear")
+        plt.plotsize(max(30, width), 12)
+        plt.plot([p.step for p in points], [p.value for p in points], marker="braille")
+        plt.title(key)
+        charts.append(Text.from_ansi(plt.build()))
+    return Group(*charts)
+
+
+class DetailScreen(ReportsWorkerErrors, Screen):
+    app: "AmlTuiApp"
+
+    BINDINGS = [
+        Binding("escape", "app.pop_screen", "Back", id="detail.back"),
+        Binding("l", "logs", "Logs", id="detail.logs"),
+        Binding("y", "yaml", "YAML", id="detail.yaml"),
+        Binding("c", "cancel", "Cancel job", id="detail.cancel"),
+        Binding("C", "clone", "Clone job", key_display="C", id="detail.clone"),
+        Binding("r", "refresh", "Refresh", id="detail.refresh"),
+    ]
+
+    @dataclass
+    class Loaded(Message):
+        data: DetailData
+
+    def __init__(self, spec: KindSpec, asset: Asset) -> None:
+        super().__init__()
+        self.spec, self.asset = spec, asset
+        self.data: DetailData | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(f" {self.spec.title} / [b]{self.asset.key}[/b]", id="detail-title")
+        with VerticalScroll(id="detail-scroll"):
+            yield Static(self.spec.detail(DetailData(self.asset)), id="detail-full")
+            yield Static("", id="detail-plots")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#detail-scroll").focus()
+        self.action_refresh()
+        self.set_interval(1.0, self._tick)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="detail")
+    def action_refresh(self) -> None:
+        self.post_message(self.Loaded(self.spec.load_detail(self.app.workspace, self.asset)))
+
+    def _tick(self) -> None:
+        if isinstance(self.asset, Job) and not self.asset.is_terminal:
+            self.action_refresh()
+
+    def on_detail_screen_loaded(self, message: Loaded) -> None:
+        self.data, self.asset = message.data, message.data.asset
+        self.query_one("#detail-full", Static).update(self.spec.detail(message.data))
+        if message.data.metrics:
+            width = self.query_one("#detail-scroll").size.width - 4
+            self.query_one("#detail-plots", Static).update(metric_plots(message.data.metrics, width))
+
+    # The job actions are the main screen's; they act on this asset, which is its cursor row.
+    def action_logs(self) -> None:
+        if "logs" in self.spec.actions:
+            from tui.screens.logs import LogScreen
+
+            self.app.push_screen(LogScreen(self.asset.name))
+
+    def action_yaml(self) -> None:
+        from tui.screens.modals import show_yaml
+
+        show_yaml(self.app, self.asset)
+
+    def action_cancel(self) -> None:
+        self.app.pop_screen()
+        self.app.main_screen.action_cancel()
+
+    def action_clone(self) -> None:
+        self.app.pop_screen()
+        self.app.main_screen.action_clone()

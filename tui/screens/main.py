@@ -1,0 +1,478 @@
+"""The browser: sidebar of kinds, one windowed table, a detail pane (k9s's main view).
+
+Every kind goes through the same code, driven by its `KindSpec` (tui/kinds.py). All
+workspace calls run in thread workers that post typed messages back; the first frame is
+the empty chrome, rows arrive when the loader returns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.suggester import SuggestFromList
+from textual.timer import Timer
+from textual.widgets import Footer, Input, OptionList, Static
+from textual.worker import get_current_worker
+
+from tui.app import ReportsWorkerErrors
+from tui.kinds import (
+    KIND_ORDER,
+    KINDS,
+    DetailData,
+    KindSpec,
+    Row,
+    build_rows,
+    command_words,
+    resolve_kind,
+)
+from tui.widgets.asset_table import AssetTable
+from tui.widgets.sidebar import KindList
+from tui.workspace.base import ACTIVE_STATUSES, AssetKind, Job, WorkspaceInfo
+
+if TYPE_CHECKING:
+    from tui.app import AmlTuiApp
+
+# Every this many 1-second ticks the current view and the counts reload even when no job is
+# active, so jobs submitted from the CLI (or another TUI) show up.
+IDLE_RELOAD_TICKS = 5
+
+
+def describe_workspace(info: WorkspaceInfo, read_only: bool) -> str:
+    parts = [" aml-tui", info.kind, info.name, info.location]
+    parts += [f"{k}: {v}" for k, v in info.details.items()]
+    if read_only:
+        parts.append("READ-ONLY")
+    return "  │  ".join(p for p in parts if p)
+
+
+class PromptInput(Input):
+    """The `:` / `/` prompt. In command mode tab completes the word, as in k9s."""
+
+    BINDINGS = [Binding("tab", "complete", "Complete", show=False, id="prompt.complete")]
+
+    words: list[str] = []
+
+    def action_complete(self) -> None:
+        typed = self.value.strip().lower()
+        match = next((w for w in self.words if typed and w.startswith(typed)), None)
+        if match:
+            self.value = match
+            self.cursor_position = len(match)
+
+
+class MainScreen(ReportsWorkerErrors, Screen):
+    """See module docstring."""
+
+    app: "AmlTuiApp"
+
+    BINDINGS = [
+        Binding("colon", "command_mode", "Command", key_display=":", id="main.command"),
+        Binding("slash", "filter", "Filter", key_display="/", id="main.filter"),
+        Binding("r", "refresh", "Refresh", id="main.refresh"),
+        Binding("l", "logs", "Logs", id="main.logs"),
+        Binding("y", "yaml", "YAML", id="main.yaml"),
+        Binding("n", "new_job", "New job", id="main.new_job"),
+        Binding("c", "cancel", "Cancel job", id="main.cancel"),
+        Binding("C", "clone", "Clone job", key_display="C", id="main.clone"),
+        Binding("e,space", "expand", "Expand trials", show=False, id="main.expand"),
+        Binding("escape", "back", "Back / clear filter", show=False, id="main.back"),
+        *(
+            Binding(str(i), f"kind({i})", KINDS[kind].title, show=False, id=f"main.kind{i}")
+            for i, kind in enumerate(KIND_ORDER, start=1)
+        ),
+    ]
+
+    # ------------------------------------------------------------------ messages
+
+    @dataclass
+    class InfoLoaded(Message):
+        info: WorkspaceInfo
+
+    @dataclass
+    class CountsLoaded(Message):
+        counts: dict[AssetKind, int]
+
+    @dataclass
+    class RowsLoaded(Message):
+        kind: AssetKind
+        rows: list[Row]
+        children: dict[str, list[Row]] = field(default_factory=dict)
+        note: str | None = None
+
+    @dataclass
+    class DetailLoaded(Message):
+        kind: AssetKind
+        key: str
+        data: DetailData
+
+    @dataclass
+    class JobCanceled(Message):
+        job: Job
+
+    # ------------------------------------------------------------------ layout
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kind = AssetKind.JOBS
+        self.prompt_mode: str | None = None  # "command" or "filter" while the prompt is open
+        self._cache: dict[AssetKind, list[Row]] = {}
+        self._loading = False
+        self._ticks = 0
+        self._detail_timer: Timer | None = None
+        self._select_after_load: str | None = None
+        self._banner = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(" aml-tui  │  connecting…", id="header")
+        yield Static("", id="banner")
+        with Horizontal(id="body"):
+            yield KindList(id="sidebar")
+            with Vertical(id="center"):
+                yield Static("", id="table-title")
+                yield AssetTable(id="table", clock=self.app.clock)
+            with VerticalScroll(id="detail"):
+                yield Static("", id="detail-body")
+        yield PromptInput(id="prompt")
+        yield Footer()
+
+    @property
+    def table(self) -> AssetTable:
+        return self.query_one("#table", AssetTable)
+
+    @property
+    def spec(self) -> KindSpec:
+        return KINDS[self.kind]
+
+    def on_mount(self) -> None:
+        self.query_one("#prompt").display = False
+        self.query_one("#banner").display = False
+        self.show_kind(self.kind)
+        self.table.focus()
+        self.load_info()
+        self.load_counts()
+        self.set_interval(1.0, self._tick)
+
+    # ------------------------------------------------------------------ workers
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="info")
+    def load_info(self) -> None:
+        self.post_message(self.InfoLoaded(self.app.workspace.info()))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="counts")
+    def load_counts(self) -> None:
+        self.post_message(self.CountsLoaded(self.app.workspace.counts()))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="rows")
+    def load_rows(self, spec: KindSpec, expanded: frozenset[str]) -> None:
+        ws, worker = self.app.workspace, get_current_worker()
+        if not spec.available(ws.capabilities):
+            self.post_message(self.RowsLoaded(spec.kind, [], note=spec.unavailable))
+            return
+        now = self.app.clock()
+        rows = build_rows(spec, spec.load(ws), now)
+        children = {key: self._child_rows(spec, key, now) for key in expanded}
+        if not worker.is_cancelled:
+            self.post_message(self.RowsLoaded(spec.kind, rows, children))
+
+    def _child_rows(self, spec: KindSpec, parent: str, now: float) -> list[Row]:
+        return build_rows(spec, self.app.workspace.list_jobs(parent_job_name=parent).items, now, depth=1)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="children")
+    def load_children(self, spec: KindSpec, parent: str) -> None:
+        rows = self._child_rows(spec, parent, self.app.clock())
+        self.post_message(self.RowsLoaded(spec.kind, [], {parent: rows}, note="children"))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="detail")
+    def load_detail(self, spec: KindSpec, row: Row) -> None:
+        data = spec.load_detail(self.app.workspace, row.asset)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.DetailLoaded(spec.kind, row.key, data))
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="mutate")
+    def cancel_job(self, name: str) -> None:
+        self.post_message(self.JobCanceled(self.app.workspace.cancel_job(name)))
+
+    # ------------------------------------------------------------------ message handlers
+
+    def on_main_screen_info_loaded(self, message: InfoLoaded) -> None:
+        self.query_one("#header", Static).update(Text(describe_workspace(message.info, self.app.read_only)))
+
+    def on_main_screen_counts_loaded(self, message: CountsLoaded) -> None:
+        self.hide_banner()
+        caps = self.app.workspace.capabilities
+        available = {k: KINDS[k].available(caps) for k in KIND_ORDER}
+        self.query_one(KindList).set_counts(message.counts, available)
+
+    def on_main_screen_rows_loaded(self, message: RowsLoaded) -> None:
+        self._loading = False
+        if message.kind != self.kind:
+            return
+        table = self.table
+        if message.note == "children":
+            for parent, rows in message.children.items():
+                table.set_children(parent, rows)
+            return
+        self._cache[message.kind] = message.rows
+        empty = message.note or self._empty_message()
+        table.set_rows(message.rows, empty_message=empty, children=message.children)
+        if self._select_after_load and table.move_to_key(self._select_after_load):
+            self._select_after_load = None
+        self._update_title()
+
+    def on_main_screen_detail_loaded(self, message: DetailLoaded) -> None:
+        if message.kind == self.kind and message.key == self.table.cursor_key:
+            self.query_one("#detail-body", Static).update(self.spec.detail(message.data))
+
+    def on_main_screen_job_canceled(self, message: JobCanceled) -> None:
+        self.notify(f"{message.job.name}: {message.job.status}", title="cancel")
+        self.action_refresh()
+
+    def on_asset_table_highlighted(self, message: AssetTable.Highlighted) -> None:
+        # Debounced: holding `down` on 10,000 rows must not start a load per row.
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        row = message.row
+        if row is None:
+            self.query_one("#detail-body", Static).update("")
+            return
+        self._detail_timer = self.set_timer(0.12, lambda: self.load_detail(self.spec, row))
+
+    def on_asset_table_selected(self, message: AssetTable.Selected) -> None:
+        from tui.screens.detail import DetailScreen
+
+        self.app.push_screen(DetailScreen(self.spec, message.row.asset))
+
+    def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
+        if message.option_list.id == "sidebar" and message.option.id:
+            self.show_kind(AssetKind(message.option.id))
+            self.table.focus()
+
+    # ------------------------------------------------------------------ view state
+
+    def show_kind(self, kind: AssetKind) -> None:
+        """Switch the table to `kind`; cached rows show at once, fresh ones follow."""
+        self.kind = kind
+        spec = KINDS[kind]
+        table = self.table
+        table.set_filter("")
+        table.configure(spec.columns, empty_message="Loading…")
+        if kind in self._cache:
+            table.set_rows(self._cache[kind], empty_message=self._empty_message())
+        self.query_one(KindList).select_kind(kind)
+        self.query_one("#detail-body", Static).update("")
+        self._update_title()
+        self._reload()
+
+    def _reload(self) -> None:
+        self._loading = True
+        self.load_rows(self.spec, frozenset(self.table.expanded))
+
+    def _empty_message(self) -> str:
+        if self.kind == AssetKind.JOBS:
+            return "No jobs yet. Press n to submit one."
+        return f"No {self.spec.title.lower()} in this workspace."
+
+    def _update_title(self) -> None:
+        # Text, not markup: the filter is user input and may hold brackets.
+        table = self.table
+        title = Text.assemble((self.spec.title, "bold"), f" {len(table.rows):,}/{table.total_rows:,}")
+        if table.filter_text:
+            title.append(f"  ·  filter: {table.filter_text}")
+            if table.filter_error:
+                title.append(f" ({table.filter_error})", style="italic")
+        title.append(f"  ·  sort: {table.sort_description()}")
+        self.query_one("#table-title", Static).update(title)
+
+    def show_banner(self, text: str) -> None:
+        banner = self.query_one("#banner", Static)
+        banner.update(Text(f"⚠ {text}   — press r to retry"))
+        banner.display = True
+        self._banner = True
+
+    def hide_banner(self) -> None:
+        if self._banner:
+            self.query_one("#banner").display = False
+            self._banner = False
+
+    def _tick(self) -> None:
+        """Every second: repaint live durations; reload while jobs are active."""
+        self._ticks += 1
+        table = self.table
+        table.refresh_live()
+        active = any(isinstance(r.asset, Job) and r.asset.status in ACTIVE_STATUSES for r in table.rows)
+        if self._banner or self._loading:
+            return
+        if active or self._ticks % IDLE_RELOAD_TICKS == 0:
+            self._reload()
+            self.load_counts()
+            row = table.cursor_row
+            if row is not None and isinstance(row.asset, Job) and row.asset.status in ACTIVE_STATUSES:
+                self.load_detail(self.spec, row)
+
+    # ------------------------------------------------------------------ prompt (: and /)
+
+    def _open_prompt(self, mode: str) -> None:
+        prompt = self.query_one("#prompt", PromptInput)
+        self.prompt_mode = mode
+        if mode == "command":
+            prompt.placeholder = ":" + "  ".join(command_words()[:6]) + "  quit   (tab completes)"
+            prompt.suggester = SuggestFromList(command_words(), case_sensitive=False)
+            prompt.words = command_words()
+            prompt.value = ""
+        else:
+            prompt.placeholder = "/filter: text (substring) or /regex/   enter keeps, esc clears"
+            prompt.suggester = None
+            prompt.words = []
+            prompt.value = self.table.filter_text
+        prompt.display = True
+        prompt.focus()
+
+    def _close_prompt(self) -> None:
+        self.prompt_mode = None
+        prompt = self.query_one("#prompt", Input)
+        prompt.display = False
+        self.table.focus()
+
+    def action_command_mode(self) -> None:
+        self._open_prompt("command")
+
+    def action_filter(self) -> None:
+        self._open_prompt("filter")
+
+    def on_input_changed(self, message: Input.Changed) -> None:
+        if message.input.id == "prompt" and self.prompt_mode == "filter":
+            self.table.set_filter(message.value)
+            self._update_title()
+
+    def on_input_submitted(self, message: Input.Submitted) -> None:
+        if message.input.id != "prompt":
+            return
+        mode = self.prompt_mode
+        self._close_prompt()
+        if mode == "command":
+            self.run_command(message.value)
+
+    def run_command(self, text: str) -> None:
+        word = text.strip().lstrip(":").strip()
+        if not word:
+            return
+        if word.lower() in ("q", "quit", "q!", "exit"):
+            self.app.exit(0)
+            return
+        spec = resolve_kind(word)
+        if spec is None:
+            self.notify(f"Unknown command :{word}. Try " + ", ".join(":" + w for w in command_words()[:6]),
+                        severity="warning", markup=False)
+            return
+        self.show_kind(spec.kind)
+
+    def action_back(self) -> None:
+        if self.prompt_mode == "filter":
+            self.table.set_filter("")
+            self._update_title()
+        if self.prompt_mode is not None:
+            self._close_prompt()
+        elif self.table.filter_text:
+            self.table.set_filter("")
+            self._update_title()
+
+    def action_kind(self, number: int) -> None:
+        self.show_kind(KIND_ORDER[number - 1])
+
+    # ------------------------------------------------------------------ actions
+
+    def action_refresh(self) -> None:
+        self.load_info()
+        self.load_counts()
+        self._reload()
+
+    def _current_job(self, action: str) -> Job | None:
+        """The job under the cursor if this kind offers `action`; else tells the user."""
+        row = self.table.cursor_row
+        if action not in self.spec.actions:
+            self.notify(f"{self.spec.title} have no {action} action.", severity="warning")
+            return None
+        if row is None or not isinstance(row.asset, Job):
+            self.notify("No job selected.", severity="warning")
+            return None
+        return row.asset
+
+    def action_logs(self) -> None:
+        job = self._current_job("logs")
+        if job is not None:
+            from tui.screens.logs import LogScreen
+
+            self.app.push_screen(LogScreen(job.name))
+
+    def action_yaml(self) -> None:
+        row = self.table.cursor_row
+        if row is not None:
+            from tui.screens.modals import show_yaml
+
+            show_yaml(self.app, row.asset)
+
+    def action_cancel(self) -> None:
+        job = self._current_job("cancel")
+        if job is None or not self.app.check_writable("cancel"):
+            return
+        if not self.app.workspace.capabilities.cancel:
+            self.notify("This workspace cannot cancel jobs.", severity="warning")
+            return
+        if job.is_terminal:
+            self.notify(f"{job.name} is already {job.status}.", severity="warning")
+            return
+        from tui.screens.modals import ConfirmScreen
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.cancel_job(job.name)
+
+        self.app.push_screen(ConfirmScreen(f"Cancel job [b]{job.name}[/b] ({job.status})?", yes="Cancel job",
+                                           no="Keep running"), confirmed)
+
+    def action_new_job(self) -> None:
+        self._open_submit(None)
+
+    def action_clone(self) -> None:
+        job = self._current_job("clone")
+        if job is not None:
+            from tui.screens.submit import clone_document
+
+            self._open_submit(clone_document(job))
+
+    def _open_submit(self, document: dict | None) -> None:
+        if not self.app.check_writable("submit"):
+            return
+        if not self.app.workspace.capabilities.submit:
+            self.notify("This workspace cannot submit jobs.", severity="warning")
+            return
+        from tui.screens.submit import SubmitScreen
+
+        self.app.push_screen(SubmitScreen(document=document), self.job_submitted)
+
+    def job_submitted(self, name: str | None) -> None:
+        """After a submit: show jobs with the new one selected, ready for `l`."""
+        if not name:
+            return
+        self._select_after_load = name
+        if self.kind != AssetKind.JOBS:
+            self.show_kind(AssetKind.JOBS)
+        else:
+            self._reload()
+        self.load_counts()
+        self.table.focus()
+
+    def action_expand(self) -> None:
+        row = self.table.cursor_row
+        if row is None or "expand" not in self.spec.actions or getattr(row.asset, "type", None) != "sweep":
+            return
+        if self.table.toggle_expanded(row.key):
+            self.load_children(self.spec, row.key)

@@ -1,0 +1,158 @@
+"""Small modal screens: confirm, prompt for a value, show text (YAML), help."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.text import Text
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+if TYPE_CHECKING:
+    from tui.workspace.base import Asset
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """Yes/no. `y`/enter on the yes button confirms, `n`/esc declines."""
+
+    BINDINGS = [
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n,escape", "answer(False)", "No", id="confirm.no"),
+    ]
+
+    def __init__(self, question: str, *, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question, self.yes, self.no = question, yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="dialog", classes="dialog"):
+            yield Label(self.question, id="question")
+            with Horizontal(classes="buttons"):
+                yield Button(f"{self.yes} (y)", variant="error", id="yes")
+                yield Button(f"{self.no} (n)", variant="default", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)
+
+
+class PromptScreen(ModalScreen[str | None]):
+    """Ask for one value (a file path); enter accepts, esc cancels (None)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="prompt.cancel")]
+
+    def __init__(self, question: str, value: str = "") -> None:
+        super().__init__()
+        self.question, self.value = question, value
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(self.question)
+            yield Input(self.value, id="value")
+            yield Label("[dim]enter to accept, esc to cancel[/dim]")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TextScreen(ModalScreen[None]):
+    """A scrollable view of a renderable (the YAML of an asset)."""
+
+    BINDINGS = [Binding("escape,q,y", "close", "Close", id="text.close")]
+
+    def __init__(self, title: str, body) -> None:
+        super().__init__()
+        self.title_text, self.body = title, body
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide"):
+            yield Label(f"[b]{self.title_text}[/b]   [dim]esc to close[/dim]")
+            with VerticalScroll(id="text-body"):
+                yield Static(self.body, id="text")
+
+    def on_mount(self) -> None:
+        self.query_one("#text-body").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+
+def asset_yaml(asset: "Asset") -> str:
+    import yaml
+
+    return yaml.safe_dump(asset.to_dict(), sort_keys=False, allow_unicode=True, default_flow_style=False)
+
+
+def show_yaml(app: App, asset: "Asset") -> None:
+    text = asset_yaml(asset)
+    app.push_screen(TextScreen(f"{asset.kind.value}/{asset.key}", Syntax(text, "yaml", theme="ansi_dark",
+                                                                         background_color="default")))
+
+
+# What `?` lists besides the bindings: the two little languages.
+HELP_NOTES = """\
+[b]:[/b] command mode: [b]:jobs :data :compute :env :models :endpoints :quit[/b] (tab completes; aliases j, d, c, e, m, ep)
+[b]/[/b] filter: text matches anywhere in the row, case-insensitive; wrap in slashes for a regex: [b]/fail|cancel/[/b]
+[b]s[/b] sorts by the next column (none → first → … → last → none), [b]S[/b] reverses; numbers 1–6 jump to a kind
+Logs: [b]/[/b] searches the whole file (same syntax), [b]n[/b]/[b]N[/b] next/previous match; scrolling up pauses follow
+"""
+
+
+class HelpScreen(ModalScreen[None]):
+    """Every key binding of every screen, grouped, read from the classes themselves."""
+
+    BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
+
+    def compose(self) -> ComposeResult:
+        from tui.app import AmlTuiApp
+        from tui.screens.detail import DetailScreen
+        from tui.screens.logs import LogScreen
+        from tui.screens.main import MainScreen
+        from tui.screens.submit import SubmitScreen
+        from tui.widgets.asset_table import AssetTable
+        from tui.widgets.log_view import LogView
+
+        groups = [
+            ("Everywhere", AmlTuiApp.BINDINGS),
+            ("Browse (jobs, data, compute, environments, models, endpoints)", MainScreen.BINDINGS),
+            ("Table", AssetTable.BINDINGS),
+            ("Details", DetailScreen.BINDINGS),
+            ("Logs", LogScreen.BINDINGS + LogView.BINDINGS),
+            ("Submit", SubmitScreen.BINDINGS),
+            ("Dialogs", ConfirmScreen.BINDINGS),
+        ]
+        tables = []
+        for title, bindings in groups:
+            table = Table(title=title, title_justify="left", title_style="bold underline", box=None,
+                          show_header=False, padding=(0, 2), pad_edge=False)
+            table.add_column(style="bold cyan", no_wrap=True, min_width=14)
+            table.add_column()
+            for binding in bindings:
+                keys = ", ".join(self.app.get_key_display(Binding(k, "")) for k in binding.key.split(","))
+                table.add_row(keys, binding.description or binding.action)
+            tables.append(table)
+        with Vertical(classes="dialog wide"):
+            yield Label("[b]aml-tui keys[/b]   [dim]esc to close[/dim]")
+            with VerticalScroll(id="help-body"):
+                yield Static(HELP_NOTES, id="help-notes")
+                yield Static(Group(*tables), id="help-table")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
+
+    def action_close(self) -> None:
+        self.dismiss(None)

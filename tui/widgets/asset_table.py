@@ -1,0 +1,444 @@
+"""A windowed table for assets: renders only the rows on screen (Textual's Line API).
+
+Textual's DataTable builds every row up front (0.6 s to first paint 1,000 rows here, 2.3 s
+for 10,000). This table keeps `Row`s (cells formatted in a worker, see `tui.kinds`) and
+renders a row only when `render_line` asks for it, so 100,000 rows cost what 40 do.
+
+It owns what is per-table: cursor (kept on the same row key across refreshes), sort
+column and direction, the `/` filter, and expanded parent rows (sweep trials).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Sequence
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from textual import events
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from tui.kinds import Column, Row
+from tui.widgets.search import parse_search
+
+GAP = 2  # spaces between columns
+STYLE_TOKENS = ("success", "error", "warning", "primary", "muted")
+
+
+def _fit(text: str, width: int) -> str:
+    """Pad or truncate `text` to exactly `width` cells (with an ellipsis when cut)."""
+    if text.isascii():
+        if len(text) <= width:
+            return text.ljust(width)
+        return text[: width - 1] + "…" if width > 1 else text[:width]
+    if cell_len(text) <= width:
+        return set_cell_size(text, width)
+    return set_cell_size(text, width - 1) + "…"
+
+
+def compile_filter(text: str) -> tuple[Callable[[str], bool] | None, str | None]:
+    """A `/` filter -> (predicate over a row's search text, error); see `search.parse_search`."""
+    pattern, error = parse_search(text)
+    if pattern is None:
+        return None, None
+    return (lambda s: pattern.search(s) is not None), error
+
+
+def _sort_key(value: Any) -> tuple:
+    # None sorts last; numbers before text; text case-insensitively.
+    if value is None:
+        return (2, 0)
+    if isinstance(value, (int, float)):
+        return (0, value)
+    return (1, str(value).lower())
+
+
+class AssetTable(ScrollView, can_focus=True):
+    """Rows of one asset kind; see module docstring."""
+
+    DEFAULT_CSS = """
+    AssetTable {
+        background: $surface;
+        scrollbar-gutter: stable;
+    }
+    AssetTable > .asset-table--header { text-style: bold; color: $text-accent; }
+    AssetTable > .asset-table--cursor { background: $block-cursor-blurred-background; }
+    AssetTable:focus > .asset-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
+    AssetTable > .asset-table--empty { color: $text-muted; text-style: italic; }
+    AssetTable > .asset-table--success { color: $text-success; }
+    AssetTable > .asset-table--error { color: $text-error; }
+    AssetTable > .asset-table--warning { color: $text-warning; }
+    AssetTable > .asset-table--primary { color: $text-primary; }
+    AssetTable > .asset-table--muted { color: $text-muted; }
+    """
+
+    COMPONENT_CLASSES = {
+        "asset-table--header",
+        "asset-table--cursor",
+        "asset-table--empty",
+        *(f"asset-table--{t}" for t in STYLE_TOKENS),
+    }
+
+    BINDINGS = [
+        Binding("up,k", "cursor_up", "Up", show=False, id="table.up"),
+        Binding("down,j", "cursor_down", "Down", show=False, id="table.down"),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="table.page_up"),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="table.page_down"),
+        Binding("home,g", "first", "First row", show=False, id="table.first"),
+        Binding("end,G", "last", "Last row", show=False, id="table.last"),
+        Binding("left,h", "scroll_left", "Scroll left", show=False, id="table.left"),
+        Binding("right", "scroll_right", "Scroll right", show=False, id="table.right"),
+        Binding("enter", "select", "Details", id="table.select"),
+        Binding("s", "cycle_sort", "Sort", id="table.sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False, id="table.reverse_sort"),
+    ]
+
+    cursor: reactive[int] = reactive(0, always_update=False, repaint=False)
+
+    @dataclass
+    class Highlighted(Message):
+        """The cursor moved to another row (or to none)."""
+
+        table: "AssetTable"
+        row: Row | None
+
+        @property
+        def control(self) -> "AssetTable":
+            return self.table
+
+    @dataclass
+    class Selected(Message):
+        """Enter was pressed on a row."""
+
+        table: "AssetTable"
+        row: Row
+
+        @property
+        def control(self) -> "AssetTable":
+            return self.table
+
+    def __init__(self, *, clock: Callable[[], float] = time.time, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.clock = clock
+        self.columns: tuple[Column, ...] = ()
+        self.empty_message = ""
+        self._rows: list[Row] = []  # top-level rows, as loaded
+        self._children: dict[str, list[Row]] = {}  # parent key -> child rows
+        self.expanded: set[str] = set()
+        self._view: list[Row] = []  # filtered, sorted, with expanded children
+        self._widths: list[int] = []
+        self._filter_text = ""
+        self._filter: Callable[[str], bool] | None = None
+        self.filter_error: str | None = None
+        self.sort_column: int | None = None
+        self.sort_reverse = False
+        self._highlighted_key: str | None = None
+        self._styles: dict[str, Style] = {}
+
+    # ------------------------------------------------------------------ data in
+
+    def configure(self, columns: Sequence[Column], *, empty_message: str = "",
+                  sort_column: int | None = None, sort_reverse: bool = False) -> None:
+        """Switch to another kind: new columns, no rows, filter kept by the caller's choice."""
+        self.columns = tuple(columns)
+        self.empty_message = empty_message
+        self._rows, self._children, self.expanded = [], {}, set()
+        self.sort_column, self.sort_reverse = sort_column, sort_reverse
+        self._highlighted_key = None
+        self.cursor = 0
+        self._rebuild(keep_key=None)
+        self.scroll_to(0, 0, animate=False, immediate=True)
+
+    def set_rows(self, rows: list[Row], *, empty_message: str | None = None,
+                 children: dict[str, list[Row]] | None = None) -> None:
+        """Replace the rows (and, when given, child rows by parent key); the cursor stays
+        on the same key when it still exists."""
+        self._rows = rows
+        if empty_message is not None:
+            self.empty_message = empty_message
+        keys = {r.key for r in rows}
+        if children:
+            self._children.update(children)
+        self._children = {k: v for k, v in self._children.items() if k in keys}
+        self.expanded &= keys
+        self._rebuild(keep_key=self.cursor_key)
+
+    def set_children(self, parent_key: str, rows: list[Row]) -> None:
+        """Rows shown under `parent_key` while it is expanded (sweep trials)."""
+        for row in rows:
+            row.depth = 1
+        self._children[parent_key] = rows
+        self._rebuild(keep_key=self.cursor_key)
+
+    def toggle_expanded(self, key: str) -> bool:
+        """Expand or collapse a parent row; returns whether it is now expanded."""
+        if key in self.expanded:
+            self.expanded.discard(key)
+        else:
+            self.expanded.add(key)
+        self._rebuild(keep_key=self.cursor_key)
+        return key in self.expanded
+
+    def set_filter(self, text: str) -> None:
+        self._filter_text = text
+        self._filter, self.filter_error = compile_filter(text)
+        self._rebuild(keep_key=self.cursor_key)
+
+    @property
+    def filter_text(self) -> str:
+        return self._filter_text
+
+    # ------------------------------------------------------------------ data out
+
+    @property
+    def rows(self) -> list[Row]:
+        """The rows as shown (filtered, sorted, children under their parents)."""
+        return self._view
+
+    @property
+    def total_rows(self) -> int:
+        return len(self._rows)
+
+    @property
+    def cursor_row(self) -> Row | None:
+        return self._view[self.cursor] if 0 <= self.cursor < len(self._view) else None
+
+    @property
+    def cursor_key(self) -> str | None:
+        row = self.cursor_row
+        return row.key if row else None
+
+    def move_to_key(self, key: str) -> bool:
+        for index, row in enumerate(self._view):
+            if row.key == key:
+                self.cursor = index
+                return True
+        return False
+
+    # ------------------------------------------------------------------ view building
+
+    def _rebuild(self, *, keep_key: str | None) -> None:
+        rows = self._rows
+        if self._filter is not None:
+            match = self._filter
+            rows = [r for r in rows if match(r.search)]
+        else:
+            rows = list(rows)
+        if self.sort_column is not None and self.sort_column < len(self.columns):
+            rows = self._sorted(rows)
+        view: list[Row] = []
+        for row in rows:
+            view.append(row)
+            if row.key in self.expanded:
+                children = self._children.get(row.key, [])
+                view.extend(self._sorted(children) if self.sort_column is not None else children)
+        self._view = view
+        self._compute_widths()
+        self.virtual_size = Size(self._total_width(), len(view) + 1)
+        index = 0
+        if keep_key is not None:
+            index = next((i for i, r in enumerate(view) if r.key == keep_key), min(self.cursor, len(view) - 1))
+        self.set_reactive(AssetTable.cursor, max(0, index))
+        self._scroll_cursor_into_view()
+        self._post_highlight()
+        self.refresh()
+
+    def _sorted(self, rows: list[Row]) -> list[Row]:
+        column = self.columns[self.sort_column]  # type: ignore[index]
+        index = self.sort_column
+        if column.live:
+            now = self.clock()
+            key = lambda r: _sort_key(column.get(r.asset, now))  # noqa: E731
+        else:
+            key = lambda r: _sort_key(r.sort_values[index])  # noqa: E731
+        return sorted(rows, key=key, reverse=self.sort_reverse)
+
+    def _compute_widths(self) -> None:
+        widths = [cell_len(c.title) + 2 for c in self.columns]  # room for the sort arrow
+        for row in self._view:
+            for i, cell in enumerate(row.cells):
+                n = len(cell)
+                if n > widths[i]:
+                    widths[i] = n
+        for i, column in enumerate(self.columns):
+            if column.live:
+                widths[i] = max(widths[i], 8)
+            widths[i] = min(widths[i], max(column.max_width, cell_len(column.title) + 2))
+        if widths:
+            widths[0] += 3  # tree prefix for child rows / expand marker
+        self._widths = widths
+
+    def _total_width(self) -> int:
+        return 1 + sum(w + GAP for w in self._widths)
+
+    # ------------------------------------------------------------------ cursor & keys
+
+    def watch_cursor(self, old: int, new: int) -> None:
+        self._scroll_cursor_into_view()
+        self._refresh_row(old)
+        self._refresh_row(new)
+        self._post_highlight()
+
+    def _post_highlight(self) -> None:
+        row = self.cursor_row
+        key = row.key if row else None
+        if key != self._highlighted_key:
+            self._highlighted_key = key
+            self.post_message(self.Highlighted(self, row))
+
+    def _refresh_row(self, index: int) -> None:
+        self.refresh_line(index + 1)
+
+    @property
+    def _page(self) -> int:
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _scroll_cursor_into_view(self) -> None:
+        top = int(self.scroll_y)
+        page = self._page
+        if self.cursor < top:
+            self.scroll_to(y=self.cursor, animate=False, immediate=True)
+        elif self.cursor >= top + page:
+            self.scroll_to(y=self.cursor - page + 1, animate=False, immediate=True)
+
+    def _move(self, delta: int) -> None:
+        if self._view:
+            self.cursor = max(0, min(len(self._view) - 1, self.cursor + delta))
+
+    def action_cursor_up(self) -> None:
+        self._move(-1)
+
+    def action_cursor_down(self) -> None:
+        self._move(1)
+
+    def action_page_up(self) -> None:
+        self._move(-self._page)
+
+    def action_page_down(self) -> None:
+        self._move(self._page)
+
+    def action_first(self) -> None:
+        self._move(-len(self._view))
+
+    def action_last(self) -> None:
+        self._move(len(self._view))
+
+    def action_select(self) -> None:
+        row = self.cursor_row
+        if row is not None:
+            self.post_message(self.Selected(self, row))
+
+    def action_cycle_sort(self) -> None:
+        """s: sort by the next column (none -> first -> ... -> last -> none)."""
+        if not self.columns:
+            return
+        if self.sort_column is None:
+            self.sort_column = 0
+        elif self.sort_column + 1 < len(self.columns):
+            self.sort_column += 1
+        else:
+            self.sort_column = None
+        self._rebuild(keep_key=self.cursor_key)
+
+    def action_reverse_sort(self) -> None:
+        """S: reverse the sort direction."""
+        if self.sort_column is None and self.columns:
+            self.sort_column = 0
+        self.sort_reverse = not self.sort_reverse
+        self._rebuild(keep_key=self.cursor_key)
+
+    def sort_description(self) -> str:
+        if self.sort_column is None:
+            return "newest first"
+        arrow = "↓" if self.sort_reverse else "↑"
+        return f"{self.columns[self.sort_column].title} {arrow}"
+
+    async def _on_click(self, event: events.Click) -> None:
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < 1:
+            return
+        index = int(self.scroll_y) + offset.y - 1
+        if 0 <= index < len(self._view):
+            if index == self.cursor and event.chain >= 2:
+                self.action_select()
+            self.cursor = index
+
+    # ------------------------------------------------------------------ rendering
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styles.clear()
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(f"asset-table--{name}", partial=True)
+        return style
+
+    def refresh_live(self) -> None:
+        """Repaint rows whose cells change with the clock (running jobs' durations)."""
+        top = int(self.scroll_y)
+        for index in range(top, min(len(self._view), top + self._page)):
+            if self._view[index].live:
+                self._refresh_row(index)
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if y == 0:
+            return self._render_header().crop_extend(int(self.scroll_x), int(self.scroll_x) + width, base)
+        index = int(self.scroll_y) + y - 1
+        if index >= len(self._view):
+            if not self._view and y == 2 and self.empty_message:
+                text = "  " + self.empty_message
+                return Strip([Segment(text, base + self._style("empty"))]).crop_extend(0, width, base)
+            return Strip.blank(width, base)
+        row = self._view[index]
+        is_cursor = index == self.cursor
+        fill = base + self._style("cursor") if is_cursor else base
+        segments = [Segment(" ", fill)]
+        now = None
+        for i, (column, w) in enumerate(zip(self.columns, self._widths)):
+            text = row.cells[i]
+            if column.live and row.live:
+                now = now or self.clock()
+                text = column.fmt(column.get(row.asset, now))
+            if i == 0:
+                text = self._prefix(row) + text
+            style = fill
+            token = row.styles[i]
+            if token and not is_cursor:
+                style = base + self._style(token)
+            segments.append(Segment(_fit(text, w), style))
+            segments.append(Segment(" " * GAP, fill))
+        strip = Strip(segments, self._total_width())
+        return strip.crop_extend(int(self.scroll_x), int(self.scroll_x) + width, fill)
+
+    def _prefix(self, row: Row) -> str:
+        if row.depth:
+            return " └ "
+        if getattr(row.asset, "type", None) == "sweep":
+            return "▾ " if row.key in self.expanded else "▸ "
+        return ""
+
+    def _render_header(self) -> Strip:
+        style = self.rich_style + self._style("header")
+        segments = [Segment(" ", style)]
+        for i, (column, w) in enumerate(zip(self.columns, self._widths)):
+            title = column.title
+            if i == self.sort_column:
+                title += " ↓" if self.sort_reverse else " ↑"
+            segments.append(Segment(_fit(title, w) + " " * GAP, style))
+        return Strip(segments, self._total_width())
+
+    def row_texts(self) -> Iterable[str]:
+        """Rows as plain text (what a test or the tmux smoke test would read)."""
+        for row in self._view:
+            yield "  ".join(row.cells)
