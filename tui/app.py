@@ -115,7 +115,9 @@ class AmlTuiApp(App[int]):
     TITLE = "aml-tui"
     COMMANDS = App.COMMANDS | {AmlCommands}
     BINDINGS = [
-        Binding("q", "quit", "Quit", id="app.quit"),
+        # `q` quits from the main screen only (and goes back elsewhere), so a stray `q`
+        # on a form or a log never ends the session; ctrl+q quits from anywhere.
+        Binding("ctrl+q", "quit", "Quit", show=False, id="app.quit"),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("ctrl+p", "command_palette", "Palette", show=False, id="app.command_palette"),
     ]

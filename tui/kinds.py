@@ -362,8 +362,8 @@ KINDS: dict[AssetKind, KindSpec] = {
         ),
         KindSpec(
             AssetKind.ENVIRONMENTS, "Environments", ("environments", "env", "envs", "environment", "e"),
-            (NAME, VERSION, field_column("IMAGE", "image"),
-             field_column("CONDA FILE", "conda_file", fmt=lambda v: "yes" if v else ""), AGE),
+            (NAME, VERSION, field_column("IMAGE", "image", max_width=40),
+             field_column("CONDA", "conda_file", fmt=lambda v: "yes" if v else "", max_width=5), AGE),
         ),
         KindSpec(
             AssetKind.MODELS, "Models", ("models", "model", "m"),

@@ -48,7 +48,7 @@ class DetailScreen(ReportsWorkerErrors, Screen):
     app: "AmlTuiApp"
 
     BINDINGS = [
-        Binding("escape", "app.pop_screen", "Back", id="detail.back"),
+        Binding("escape,q", "app.pop_screen", "Back", id="detail.back"),
         Binding("l", "logs", "Logs", id="detail.logs"),
         Binding("y", "yaml", "YAML", id="detail.yaml"),
         Binding("c", "cancel", "Cancel job", id="detail.cancel"),

@@ -49,7 +49,7 @@ class LogScreen(ReportsWorkerErrors, Screen):
     app: "AmlTuiApp"
 
     BINDINGS = [
-        Binding("escape", "back", "Back", id="logs.back"),
+        Binding("escape,q", "back", "Back", id="logs.back"),
         Binding("f", "toggle_follow", "Follow", id="logs.follow"),
         Binding("slash", "search", "Search", key_display="/", id="logs.search"),
         Binding("n", "next_match", "Next", id="logs.next"),
@@ -87,9 +87,10 @@ class LogScreen(ReportsWorkerErrors, Screen):
         path: Path
         size: int
 
-    def __init__(self, job: str, file: str | None = None) -> None:
+    def __init__(self, job: str, file: str | None = None, *, max_lines: int = 100_000) -> None:
         super().__init__()
         self.job = job
+        self.max_lines = max_lines
         self.file = file
         self.files: list[LogFile] = []
         self.status: str | None = None
@@ -101,7 +102,7 @@ class LogScreen(ReportsWorkerErrors, Screen):
     def compose(self) -> ComposeResult:
         yield Static(f" logs  │  [b]{self.job}[/b]", id="log-title")
         yield Select([], prompt="log file", allow_blank=True, compact=True, id="log-file")
-        yield LogView(id="log")
+        yield LogView(max_lines=self.max_lines, id="log")
         yield Input(placeholder="search the whole file: text or /regex/   enter searches, esc closes", id="log-search")
         yield Static("", id="log-status")
         yield Footer()
@@ -275,6 +276,7 @@ class LogScreen(ReportsWorkerErrors, Screen):
         search = self.query_one("#log-search", Input)
         search.display = True
         search.value = self.search_text
+        search.cursor_position = len(search.value)
         search.focus()
 
     def on_input_submitted(self, message: Input.Submitted) -> None:

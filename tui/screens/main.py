@@ -84,6 +84,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         Binding("C", "clone", "Clone job", key_display="C", id="main.clone"),
         Binding("e,space", "expand", "Expand trials", show=False, id="main.expand"),
         Binding("escape", "back", "Back / clear filter", show=False, id="main.back"),
+        Binding("q", "app.quit", "Quit", id="main.quit"),
         *(
             Binding(str(i), f"kind({i})", KINDS[kind].title, show=False, id=f"main.kind{i}")
             for i, kind in enumerate(KIND_ORDER, start=1)
@@ -332,6 +333,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
             prompt.suggester = None
             prompt.words = []
             prompt.value = self.table.filter_text
+            prompt.cursor_position = len(prompt.value)
         prompt.display = True
         prompt.focus()
 

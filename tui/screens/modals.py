@@ -128,7 +128,7 @@ class HelpScreen(ModalScreen[None]):
 
         groups = [
             ("Everywhere", AmlTuiApp.BINDINGS),
-            ("Browse (jobs, data, compute, environments, models, endpoints)", MainScreen.BINDINGS),
+            ("Browse (every kind)", MainScreen.BINDINGS),
             ("Table", AssetTable.BINDINGS),
             ("Details", DetailScreen.BINDINGS),
             ("Logs", LogScreen.BINDINGS + LogView.BINDINGS),
