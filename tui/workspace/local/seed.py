@@ -52,7 +52,8 @@ def seed_demo(ws, *, with_jobs: bool = True) -> Iterator[str]:
         yield f"data {DATA_NAME}:1: registered"
     for env_file in sorted((root / "environments").glob("*.yml")):
         document = spec.load_yaml_file(env_file)
-        if document.get("name") and not _exists(ws, AssetKind.ENVIRONMENTS, document["name"]):
+        is_environment = any(k in document for k in ("image", "conda_file", "build"))  # not a conda file
+        if is_environment and not _exists(ws, AssetKind.ENVIRONMENTS, document["name"]):
             env = ws.create_environment(document, base_dir=env_file.parent, source=str(env_file))
             yield f"environment {env.name}:{env.version}: registered"
     tracking.ensure_store(ws.root)
