@@ -1,6 +1,6 @@
 """Train a small CNN on MNIST IDX files and track it with MLflow.
 
-    python train.py --data DIR [--epochs 3] [--batch-size 128] [--lr 0.003] ...
+    python train.py --data DIR [--epochs 3] [--batch-size 128] [--lr 0.005] ...
 
 DIR is torchvision's MNIST layout (DIR/MNIST/raw/*-ubyte, plain or .gz); DIR may also
 be the MNIST/ or raw/ folder itself. Validation uses the test split (t10k) unless
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("--data", required=True, help="MNIST folder: DIR/MNIST/raw/*-ubyte[.gz], or MNIST/ or raw/ itself")
     a("--epochs", type=int, default=3, help="passes over the training split (default: 3)")
     a("--batch-size", type=int, default=128, help="per process (default: 128)")
-    a("--lr", type=float, default=3e-3, help="peak learning rate (default: 0.003)")
+    a("--lr", type=float, default=5e-3, help="peak learning rate (default: 0.005)")
     a("--optimizer", choices=OPTIMIZERS, default="adamw", help="default: adamw")
     a("--schedule", choices=SCHEDULES, default="onecycle",
       help="onecycle (warm up then anneal, per step), step (x gamma per epoch), constant (default: onecycle)")
@@ -367,13 +367,16 @@ def _train(args, dist, device, threads, torch, F, MnistNet, t_start) -> int:
 
             totals = dist.sum_(torch.stack([loss_sum, torch.tensor(float(per_rank), device=device)]))
             train_loss = (totals[0] / totals[1]).item()
+            t1 = time.perf_counter()
             val_loss, val_acc = evaluate(model, net, val_x, val_y, args.eval_batch_size, dist, autocast, torch, F)
+            eval_time = time.perf_counter() - t1
             row = {
                 "epoch": epoch,
                 "train_loss": train_loss,
                 "val_loss": val_loss,
                 "val_accuracy": val_acc,
                 "epoch_time": epoch_time,
+                "eval_time": eval_time,
                 "samples_per_sec": per_rank * dist.world / epoch_time,
                 "lr": opt.param_groups[0]["lr"],
                 "elapsed": time.perf_counter() - t_start,
