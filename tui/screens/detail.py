@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 from rich.console import Group, RenderableType
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -21,6 +20,7 @@ from textual.widgets import Footer, Static
 
 from tui.app import ReportsWorkerErrors
 from tui.kinds import DetailData, KindSpec
+from tui.widgets.charts import block_chart
 from tui.workspace.base import Asset, Job, MetricPoint
 
 if TYPE_CHECKING:
@@ -28,19 +28,11 @@ if TYPE_CHECKING:
 
 
 def metric_plots(metrics: Mapping[str, Sequence[MetricPoint]], width: int) -> RenderableType:
-    """One plotext line chart per metric (plotext builds a string; we show it as Text)."""
-    import plotext as plt
-
+    """One block chart per metric with at least two points."""
     charts: list[RenderableType] = []
     for key, points in sorted(metrics.items()):
-        if len(points) < 2:
-            continue
-        plt.clear_figure()
-        plt.theme("clear")
-        plt.plotsize(max(30, width), 12)
-        plt.plot([p.step for p in points], [p.value for p in points], marker="braille")
-        plt.title(key)
-        charts.append(Text.from_ansi(plt.build()))
+        if len(points) >= 2:
+            charts.append(block_chart(key, [p.step for p in points], [p.value for p in points], width=width))
     return Group(*charts)
 
 

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Smoke test of the real binary: start `aml-tui` in tmux, press keys as a user would, and
+# check what is on the screen. Exits non-zero (printing the screen) on the first failure.
+#
+#   scripts/tmux_smoke.sh            # uses .venv/bin/aml-tui
+#   AML_TUI_BIN=aml-tui scripts/tmux_smoke.sh
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BIN=${AML_TUI_BIN:-$ROOT/.venv/bin/aml-tui}
+WS=$(mktemp -d)
+SESSION="aml-tui-smoke-$$"
+JOB=smoke_job_$$
+
+cleanup() {
+    tmux kill-session -t "$SESSION" 2>/dev/null || true
+    rm -rf "$WS"
+}
+trap cleanup EXIT
+
+screen() { tmux capture-pane -p -t "$SESSION"; }
+
+fail() {
+    echo "tmux_smoke: FAIL: $*" >&2
+    echo "---- screen ----" >&2
+    screen >&2 || true
+    exit 1
+}
+
+# wait_for TEXT [SECONDS]: until TEXT is on the screen.
+wait_for() {
+    local text=$1 deadline=$((SECONDS + ${2:-10}))
+    while ((SECONDS < deadline)); do
+        if screen | grep -qF -- "$text"; then return 0; fi
+        sleep 0.1
+    done
+    fail "did not see '$text'"
+}
+
+keys() { tmux send-keys -t "$SESSION" "$@"; sleep 0.3; }
+
+# A finished job with a known log, submitted through the CLI (another process).
+cat > "$WS/job.yml" <<'YAML'
+command: for i in 1 2 3; do echo smoke line $i; done
+display_name: smoke
+experiment_name: smoke-tests
+YAML
+"$BIN" --local "$WS/ws" -o table job create -f "$WS/job.yml" -n "$JOB" --stream >/dev/null 2>&1 \
+    || fail "could not submit the smoke job"
+
+tmux new-session -d -s "$SESSION" -x 160 -y 48 \
+    "cd '$WS' && '$BIN' --local '$WS/ws'; echo \"EXIT \$?\"; sleep 30"
+
+wait_for "aml-tui  │  local" 10
+wait_for "$JOB" 10
+wait_for "Completed"
+
+# Command mode switches kinds; the sidebar counts jobs.
+keys ":"; keys "env"; keys Enter
+wait_for "Environments 0/0"
+keys ":"; keys "comp"; keys Tab; keys Enter
+wait_for "Compute 1/1"
+keys ":"; keys "jobs"; keys Enter
+wait_for "Jobs 1/1"
+
+# The log of the job.
+keys l
+wait_for "smoke line 3"
+wait_for "ended"
+keys Escape
+wait_for "Jobs 1/1"
+
+# Filter: a match, then none.
+keys /; keys "smoke"; keys Enter
+wait_for "filter: smoke"
+wait_for "$JOB"
+keys /; keys C-u; keys "nothing-matches"; keys Enter
+wait_for "Jobs 0/1"
+keys Escape
+wait_for "Jobs 1/1"
+
+# Details, help, the submit form.
+keys Enter
+wait_for "experiment    smoke-tests"
+keys Escape
+keys "?"
+wait_for "aml-tui keys"
+keys Escape
+keys n
+wait_for "New command job"
+keys Escape
+wait_for "Jobs 1/1"
+
+keys q
+wait_for "EXIT 0" 10
+echo "tmux_smoke: OK"
