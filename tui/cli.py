@@ -184,38 +184,33 @@ def _show_or_list(kind: AssetKind, columns):
     return show, list_
 
 
-def data_create(ws, args) -> int:
+def _asset_document(args, command: str, keys: tuple[str, ...]) -> tuple[dict, Path, str]:
+    """The YAML of `--file` (with `--set`), then the flags on top: flags win, as in az ml."""
     if args.file:
         document, base, source = _load(args.file, args.set)
     else:
-        document, base, source = {}, Path.cwd(), "data create"
-    for key in ("name", "version", "path", "type", "description"):
+        document, base, source = {}, Path.cwd(), command
+    for key in keys:
         if getattr(args, key, None) is not None:
             document[key] = getattr(args, key)
+    return document, base, source
+
+
+def data_create(ws, args) -> int:
+    document, base, source = _asset_document(args, "data create", ("name", "version", "path", "type", "description"))
     _emit(ws.create_data(document, base_dir=base, source=source).to_dict(), args.output, VERSIONED_COLUMNS)
     return 0
 
 
 def environment_create(ws, args) -> int:
-    if args.file:
-        document, base, source = _load(args.file, args.set)
-    else:
-        document, base, source = {}, Path.cwd(), "environment create"
-    for key in ("name", "version", "image", "conda_file", "description"):
-        if getattr(args, key, None) is not None:
-            document[key] = getattr(args, key)
+    document, base, source = _asset_document(args, "environment create",
+                                             ("name", "version", "image", "conda_file", "description"))
     _emit(ws.create_environment(document, base_dir=base, source=source).to_dict(), args.output, VERSIONED_COLUMNS)
     return 0
 
 
 def compute_create(ws, args) -> int:
-    if args.file:
-        document, _, source = _load(args.file, args.set)
-    else:
-        document, source = {}, "compute create"
-    for key in ("name", "type", "max_concurrency", "description"):
-        if getattr(args, key, None) is not None:
-            document[key] = getattr(args, key)
+    document, _, source = _asset_document(args, "compute create", ("name", "type", "max_concurrency", "description"))
     _emit(ws.create_compute(document, source=source).to_dict(), args.output, COMPUTE_COLUMNS)
     return 0
 
