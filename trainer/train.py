@@ -318,7 +318,9 @@ def _train(args, dist, device, threads, torch, F, MnistNet, t_start) -> int:
             steps_per_epoch=steps_per_epoch,
             model_parameters=sum(p.numel() for p in net.parameters()),
         )
-        mlflow.log_params(params)
+        # A resumed run (MLFLOW_RUN_ID) may hold some of these already, and MLflow
+        # refuses to change a param's value: keep what the launcher recorded.
+        mlflow.log_params({k: v for k, v in params.items() if k not in run.data.params})
         say(f"training on {device} x{dist.world} ({threads} threads/process): {n_train} train, "
             f"{len(val_x)} val images, {steps_per_epoch} steps/epoch", flush=True)
 

@@ -97,6 +97,8 @@ def test_resumes_the_run_named_by_mlflow_run_id(synthetic_root, tmp_path):
     client = client_for(db)
     exp = client.create_experiment("precreated")
     run_id = client.create_run(exp).info.run_id
+    # A launcher may record inputs as params first, formatted its own way.
+    client.log_param(run_id, "lr", "5e-3")
     out = tmp_path / "model-out"
     out.mkdir()  # like an Azure output mount: exists and is empty
     proc = run_train(
@@ -109,6 +111,7 @@ def test_resumes_the_run_named_by_mlflow_run_id(synthetic_root, tmp_path):
     data = client.get_run(run_id).data
     assert {"train_loss", "val_loss", "val_accuracy"} <= set(data.metrics)
     assert data.params["max_train_samples"] == "300"
+    assert data.params["lr"] == "5e-3"
     assert (out / "MLmodel").is_file()
     assert not (tmp_path / "outputs").exists()
 
