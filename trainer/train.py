@@ -169,7 +169,9 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def pick_device(args, dist, torch):
+def pick_device(args, dist):
+    import torch
+
     want = args.device
     if want == "auto":
         want = "cuda" if torch.cuda.is_available() else "cpu"
@@ -231,22 +233,24 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.perf_counter()
 
     import torch
-    import torch.nn.functional as F
-
-    from model import MnistNet
 
     dist = Dist()
-    device = pick_device(args, dist, torch)
+    device = pick_device(args, dist)
     threads = args.num_threads or max(1, cpu_count() // max(1, dist.local_world))
     torch.set_num_threads(threads)
     dist.init(device)
     try:
-        return _train(args, dist, device, threads, torch, F, MnistNet, t_start)
+        return _train(args, dist, device, threads, t_start)
     finally:
         dist.close()
 
 
-def _train(args, dist, device, threads, torch, F, MnistNet, t_start) -> int:
+def _train(args, dist, device, threads, t_start) -> int:
+    import torch
+    import torch.nn.functional as F
+
+    from model import MnistNet
+
     say = print if dist.main else (lambda *a, **k: None)
     torch.manual_seed(args.seed)  # same initial weights on every rank
     cuda = device.type == "cuda"
@@ -296,8 +300,8 @@ def _train(args, dist, device, threads, torch, F, MnistNet, t_start) -> int:
     if args.compile:
         model = torch.compile(model)
 
-    opt = make_optimizer(args, net, torch)
-    sched = make_schedule(args, opt, total_steps, steps_per_epoch, torch)
+    opt = make_optimizer(args, net)
+    sched = make_schedule(args, opt, total_steps)
     autocast = torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda)
 
     mlflow = run = steps = None
@@ -370,7 +374,7 @@ def _train(args, dist, device, threads, torch, F, MnistNet, t_start) -> int:
             totals = dist.sum_(torch.stack([loss_sum, torch.tensor(float(per_rank), device=device)]))
             train_loss = (totals[0] / totals[1]).item()
             t1 = time.perf_counter()
-            val_loss, val_acc = evaluate(model, net, val_x, val_y, args.eval_batch_size, dist, autocast, torch, F)
+            val_loss, val_acc = evaluate(net, val_x, val_y, args.eval_batch_size, dist, autocast)
             eval_time = time.perf_counter() - t1
             row = {
                 "epoch": epoch,
@@ -394,11 +398,11 @@ def _train(args, dist, device, threads, torch, F, MnistNet, t_start) -> int:
         if dist.main:
             if args.val_fraction > 0:
                 tx, ty = to_dev(test_x, test_y)
-                _, test_acc = evaluate(model, net, tx, ty, args.eval_batch_size, None, autocast, torch, F)
+                _, test_acc = evaluate(net, tx, ty, args.eval_batch_size, None, autocast)
             else:
                 test_acc = history[-1]["val_accuracy"]
             mlflow.log_metric("test_accuracy", test_acc)
-            save_model(mlflow, net, test_x[:5], args.model_output, torch)
+            save_model(mlflow, net, test_x[:5], args.model_output)
             say(f"test_accuracy={test_acc:.4f}; model logged to run {run.info.run_id} "
                 f"and saved to {args.model_output}", flush=True)
             if args.metrics_json:
@@ -421,7 +425,9 @@ def _train(args, dist, device, threads, torch, F, MnistNet, t_start) -> int:
     return 0
 
 
-def make_optimizer(args, net, torch):
+def make_optimizer(args, net):
+    import torch
+
     # No weight decay on batch-norm and bias parameters: it only fights their role.
     decay = [p for p in net.parameters() if p.ndim > 1]
     no_decay = [p for p in net.parameters() if p.ndim <= 1]
@@ -434,7 +440,9 @@ def make_optimizer(args, net, torch):
     return torch.optim.Adadelta(groups, lr=args.lr)
 
 
-def make_schedule(args, opt, total_steps, steps_per_epoch, torch):
+def make_schedule(args, opt, total_steps):
+    import torch
+
     if args.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(
             opt, max_lr=args.lr, total_steps=total_steps, pct_start=0.25,
@@ -447,8 +455,11 @@ def make_schedule(args, opt, total_steps, steps_per_epoch, torch):
     return None
 
 
-def evaluate(model, net, x, y, batch, dist, autocast, torch, F):
+def evaluate(net, x, y, batch, dist, autocast):
     """(mean loss, accuracy) over x; with dist, each rank takes a disjoint slice and sums are reduced."""
+    import torch
+    import torch.nn.functional as F
+
     net.eval()
     if dist is not None and dist.enabled:
         x, y = x[dist.rank::dist.world], y[dist.rank::dist.world]
@@ -467,8 +478,9 @@ def evaluate(model, net, x, y, batch, dist, autocast, torch, F):
     return loss / max(n, 1), correct / max(n, 1)
 
 
-def save_model(mlflow, net, example_images, out: Path, torch) -> None:
+def save_model(mlflow, net, example_images, out: Path) -> None:
     """Log the model to the run and save a copy to OUT (rank 0 only)."""
+    import torch
     from mlflow.models import infer_signature
 
     net = net.to("cpu", memory_format=torch.contiguous_format).float().eval()
