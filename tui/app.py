@@ -138,7 +138,7 @@ class AmlTuiApp(App[int]):
         self.read_only = read_only or bool(getattr(workspace, "read_only", False))
         self.job_template = job_template
         self.clock = clock
-        self._exit_after_first_frame = os.environ.get(EXIT_AFTER_FIRST_FRAME) == "1"
+        self.exit_after_first_frame = os.environ.get(EXIT_AFTER_FIRST_FRAME) == "1"
 
     # ------------------------------------------------------------------ screens
 
@@ -154,10 +154,6 @@ class AmlTuiApp(App[int]):
         screen = self.screen_stack[0]
         assert isinstance(screen, MainScreen)
         return screen
-
-    def on_mount(self) -> None:
-        if self._exit_after_first_frame:
-            self.call_after_refresh(self.exit, 0)
 
     def go_to_kind(self, kind) -> None:
         """Back to the main screen, showing `kind`."""

@@ -162,15 +162,25 @@ JOB_COLUMNS: tuple[Column, ...] = (
 # ---------------------------------------------------------------------------- rows
 
 
+def sort_key(value: Any) -> tuple:
+    """None sorts last; numbers before text; text case-insensitively."""
+    if value is None:
+        return (2, 0)
+    if isinstance(value, (int, float)):
+        return (0, value)
+    return (1, str(value).lower())
+
+
 @dataclass(slots=True)
 class Row:
-    """One table row: cells are formatted once (in a worker); `search` is what `/` matches."""
+    """One table row, prepared in a worker: cells formatted, sort keys computed, and the
+    text `/` matches, so sorting and filtering 10,000 rows on the event loop stays cheap."""
 
     key: str
     asset: Asset
     cells: tuple[str, ...]
     styles: tuple[str | None, ...]
-    sort_values: tuple[Any, ...]
+    sort_keys: tuple[tuple, ...]
     search: str
     depth: int = 0
     live: bool = False
@@ -184,7 +194,8 @@ def build_rows(spec: "KindSpec", assets: Sequence[Asset], now: float, depth: int
         cells = tuple(c.fmt(v) for c, v in zip(columns, raw))
         styles = tuple(c.style(v) if c.style else None for c, v in zip(columns, raw))
         live = any(c.live(asset) for c in columns if c.live)
-        rows.append(Row(spec.row_key(asset), asset, cells, styles, raw, " ".join(cells).lower(), depth, live))
+        keys = tuple(map(sort_key, raw))
+        rows.append(Row(spec.row_key(asset), asset, cells, styles, keys, " ".join(cells).lower(), depth, live))
     return rows
 
 

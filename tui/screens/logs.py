@@ -8,6 +8,7 @@ workers, so they cover lines the bounded on-screen buffer has dropped.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +30,9 @@ from tui.workspace.base import LogFile
 
 if TYPE_CHECKING:
     from tui.app import AmlTuiApp
+
+
+MAX_IN_FLIGHT = 2  # log batches posted but not yet shown
 
 
 def default_log_file(files: list[LogFile]) -> str | None:
@@ -98,6 +102,10 @@ class LogScreen(ReportsWorkerErrors, Screen):
         self.search_text = ""
         self._match_text: dict[int, str] = {}
         self._updating_select = False
+        # Until the user picks a file, follow the job's own output as soon as it appears
+        # (a starting job has only system logs).
+        self._auto_file = file is None
+        self._in_flight = threading.Semaphore(MAX_IN_FLIGHT)
 
     def compose(self) -> ComposeResult:
         yield Static(f" logs  │  [b]{self.job}[/b]", id="log-title")
@@ -112,7 +120,6 @@ class LogScreen(ReportsWorkerErrors, Screen):
         return self.query_one("#log", LogView)
 
     def on_mount(self) -> None:
-        self.query_one("#log-search").display = False
         self.view.focus()
         if self.file:
             self.start_tail(self.file)
@@ -135,7 +142,15 @@ class LogScreen(ReportsWorkerErrors, Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="log-tail")
     def tail(self, file: str) -> None:
         worker = get_current_worker()
-        for batch in tail_batches(LogTail(self.app.workspace, self.job, file), lambda: worker.is_cancelled):
+        waiting_for_user_log = self._auto_file and not file.startswith("user_logs/")
+        status_s = 0.1 if waiting_for_user_log else 0.5
+        for batch in tail_batches(LogTail(self.app.workspace, self.job, file), lambda: worker.is_cancelled,
+                                  status_s):
+            # Backpressure (as in toolong): at most MAX_IN_FLIGHT batches wait in the queue,
+            # so a flood of output never stands between the user's keys and the screen.
+            while not self._in_flight.acquire(timeout=0.1):
+                if worker.is_cancelled:
+                    return
             if worker.is_cancelled:
                 return
             self.post_message(self.LogBatch(file, batch.lines, batch.partial, batch.status, batch.files,
@@ -186,6 +201,10 @@ class LogScreen(ReportsWorkerErrors, Screen):
 
     def _set_files(self, files: list[LogFile]) -> None:
         self.files = files
+        if self._auto_file and self.file and not self.file.startswith("user_logs/"):
+            chosen = default_log_file(files)
+            if chosen and chosen.startswith("user_logs/"):
+                self.start_tail(chosen)
         select = self.query_one("#log-file", Select)
         names = [f.name for f in files]
         if self.file and self.file not in names:
@@ -197,15 +216,18 @@ class LogScreen(ReportsWorkerErrors, Screen):
         self._updating_select = False
 
     def on_log_screen_log_batch(self, message: LogBatch) -> None:
+        self._in_flight.release()
         if message.file != self.file:
             return  # a batch from the tail of a file we switched away from
         if message.files is not None:
             self._set_files(message.files)
-        if message.status:
-            self.status = message.status
-        self.ended = message.ended
+            if message.file != self.file:
+                return  # switched to the job's own log as it appeared
+        if (message.status and message.status != self.status) or message.ended != self.ended:
+            self.status = message.status or self.status
+            self.ended = message.ended
+            self._update_title()
         self.view.append(message.lines, message.partial, message.stamp)
-        self._update_title()
 
     def on_log_screen_search_done(self, message: SearchDone) -> None:
         if message.file != self.file:
@@ -226,6 +248,7 @@ class LogScreen(ReportsWorkerErrors, Screen):
     def on_select_changed(self, message: Select.Changed) -> None:
         if self._updating_select or message.value is Select.NULL or message.value == self.file:
             return
+        self._auto_file = False
         self.start_tail(str(message.value))
         self.view.focus()
 
@@ -235,7 +258,7 @@ class LogScreen(ReportsWorkerErrors, Screen):
         status = self.status or "…"
         state = "  │  [dim]ended[/dim]" if self.ended else ""
         self.query_one("#log-title", Static).update(
-            f" logs  │  [b]{self.job}[/b]  │  {status}  │  {self.file or ''}{state}")
+            f" logs  │  [b]{self.job}[/b]  │  {status}  │  {self.file or ''}{state}", layout=False)
 
     def _update_status(self) -> None:
         view = self.view
@@ -251,7 +274,7 @@ class LogScreen(ReportsWorkerErrors, Screen):
         if view.matches:
             where = f"{view.match_index + 1}/" if view.match_index is not None else ""
             parts.append(f"match {where}{len(view.matches):,} for {escape(repr(self.search_text))}")
-        self.query_one("#log-status", Static).update("  ·  ".join(parts))
+        self.query_one("#log-status", Static).update("  ·  ".join(parts), layout=False)
 
     # ------------------------------------------------------------------ actions
 
@@ -323,6 +346,7 @@ class LogScreen(ReportsWorkerErrors, Screen):
         names = [f.name for f in self.files]
         if not names:
             return
+        self._auto_file = False
         index = names.index(self.file) if self.file in names else -1
         self.start_tail(names[(index + step) % len(names)])
         self._set_files(self.files)

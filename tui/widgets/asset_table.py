@@ -25,7 +25,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.kinds import Column, Row
+from tui.kinds import Column, Row, sort_key
 from tui.widgets.search import parse_search
 
 GAP = 2  # spaces between columns
@@ -49,15 +49,6 @@ def compile_filter(text: str) -> tuple[Callable[[str], bool] | None, str | None]
     if pattern is None:
         return None, None
     return (lambda s: pattern.search(s) is not None), error
-
-
-def _sort_key(value: Any) -> tuple:
-    # None sorts last; numbers before text; text case-insensitively.
-    if value is None:
-        return (2, 0)
-    if isinstance(value, (int, float)):
-        return (0, value)
-    return (1, str(value).lower())
 
 
 class AssetTable(ScrollView, can_focus=True):
@@ -170,6 +161,15 @@ class AssetTable(ScrollView, can_focus=True):
         self.expanded &= keys
         self._rebuild(keep_key=self.cursor_key)
 
+    def update_rows(self, rows: list[Row], *, children: dict[str, list[Row]] | None = None) -> None:
+        """Replace the rows that have these keys (a poll of active jobs); others stay."""
+        fresh = {r.key: r for r in rows}
+        self._rows = [fresh.get(r.key, r) for r in self._rows]
+        for key, child_rows in (children or {}).items():
+            if key in self._children or key in self.expanded:
+                self._children[key] = child_rows
+        self._rebuild(keep_key=self.cursor_key)
+
     def set_children(self, parent_key: str, rows: list[Row]) -> None:
         """Rows shown under `parent_key` while it is expanded (sweep trials)."""
         for row in rows:
@@ -189,7 +189,7 @@ class AssetTable(ScrollView, can_focus=True):
     def set_filter(self, text: str) -> None:
         self._filter_text = text
         self._filter, self.filter_error = compile_filter(text)
-        self._rebuild(keep_key=self.cursor_key)
+        self._rebuild(keep_key=self.cursor_key, data_changed=False)
 
     @property
     def filter_text(self) -> str:
@@ -224,7 +224,10 @@ class AssetTable(ScrollView, can_focus=True):
 
     # ------------------------------------------------------------------ view building
 
-    def _rebuild(self, *, keep_key: str | None) -> None:
+    def _rebuild(self, *, keep_key: str | None, data_changed: bool = True) -> None:
+        """Filter, sort and flatten into the view. Column widths come from all rows (not the
+        filtered view) so they stay put while the user filters or sorts; only new data
+        recomputes them."""
         rows = self._rows
         if self._filter is not None:
             match = self._filter
@@ -240,7 +243,8 @@ class AssetTable(ScrollView, can_focus=True):
                 children = self._children.get(row.key, [])
                 view.extend(self._sorted(children) if self.sort_column is not None else children)
         self._view = view
-        self._compute_widths()
+        if data_changed or not self._widths:
+            self._compute_widths()
         self.virtual_size = Size(self._total_width(), len(view) + 1)
         index = 0
         if keep_key is not None:
@@ -255,14 +259,15 @@ class AssetTable(ScrollView, can_focus=True):
         index = self.sort_column
         if column.live:
             now = self.clock()
-            key = lambda r: _sort_key(column.get(r.asset, now))  # noqa: E731
+            key = lambda r: sort_key(column.get(r.asset, now))  # noqa: E731
         else:
-            key = lambda r: _sort_key(r.sort_values[index])  # noqa: E731
+            key = lambda r: r.sort_keys[index]  # noqa: E731
         return sorted(rows, key=key, reverse=self.sort_reverse)
 
     def _compute_widths(self) -> None:
         widths = [cell_len(c.title) + 2 for c in self.columns]  # room for the sort arrow
-        for row in self._view:
+        children = [r for key in self.expanded for r in self._children.get(key, ())]
+        for row in (*self._rows, *children):
             for i, cell in enumerate(row.cells):
                 n = len(cell)
                 if n > widths[i]:
@@ -345,14 +350,14 @@ class AssetTable(ScrollView, can_focus=True):
             self.sort_column += 1
         else:
             self.sort_column = None
-        self._rebuild(keep_key=self.cursor_key)
+        self._rebuild(keep_key=self.cursor_key, data_changed=False)
 
     def action_reverse_sort(self) -> None:
         """S: reverse the sort direction."""
         if self.sort_column is None and self.columns:
             self.sort_column = 0
         self.sort_reverse = not self.sort_reverse
-        self._rebuild(keep_key=self.cursor_key)
+        self._rebuild(keep_key=self.cursor_key, data_changed=False)
 
     def sort_description(self) -> str:
         if self.sort_column is None:

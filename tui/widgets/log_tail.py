@@ -12,14 +12,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from tui.widgets.log_view import clean_line
+from tui.widgets.log_view import NEEDS_CLEANING, clean_line
 from tui.workspace.base import LogFile, NotFoundError, Workspace
 
 POLL_S = 0.05  # how often an idle tail asks for more (the "on screen in 100 ms" budget)
 BATCH_S = 0.05  # the longest a line waits in a batch while more keeps coming
-BATCH_LINES = 20_000
+BATCH_LINES = 10_000
 STATUS_S = 0.5  # how often to ask whether the job has ended, and which log files exist
-READ_BYTES = 1 << 20
+# Small reads: a C-level split or decode of a big chunk holds the GIL, stalling the UI thread.
+READ_BYTES = 1 << 18
 
 
 class LogTail:
@@ -41,9 +42,13 @@ class LogTail:
         if not chunk.text and chunk.next_offset == self.offset:
             return False
         self.offset = chunk.next_offset
-        parts = (self.partial + chunk.text).split("\n")
-        self.partial = clean_line(parts.pop())
-        into.extend(map(clean_line, parts))
+        text = self.partial + chunk.text
+        parts = text.split("\n")
+        self.partial = parts.pop()
+        if NEEDS_CLEANING.search(text):  # most chunks have no control bytes: skip the per-line pass
+            parts = list(map(clean_line, parts))
+            self.partial = clean_line(self.partial)
+        into.extend(parts)
         return True
 
 
@@ -68,8 +73,11 @@ class Batch:
     stamp: float = field(default_factory=time.time)
 
 
-def tail_batches(tail: LogTail, cancelled: Callable[[], bool]) -> Iterator[Batch]:
-    """Yield batches until the job ends (and its log is drained) or `cancelled()`."""
+def tail_batches(tail: LogTail, cancelled: Callable[[], bool], status_s: float = STATUS_S) -> Iterator[Batch]:
+    """Yield batches until the job ends (and its log is drained) or `cancelled()`.
+
+    `status_s` is how often the job's status and log files are asked for; the screen asks
+    more often while it waits for the job's own log to appear."""
     ws, job = tail.workspace, tail.job
     lines: list[str] = []
     sent_partial = ""
@@ -83,7 +91,7 @@ def tail_batches(tail: LogTail, cancelled: Callable[[], bool]) -> Iterator[Batch
         got = tail.read(lines)
         now = time.monotonic()
         new_files = None
-        if now - last_status >= STATUS_S:
+        if now - last_status >= status_s:
             last_status = now
             current = ws.get_job(job)
             status, terminal = current.status, current.is_terminal

@@ -25,6 +25,8 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
+# Any byte `clean_line` would change (a newline is fine: chunks are split on it).
+NEEDS_CLEANING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\t\r]")
 STAMP_WIDTH = 13  # "HH:MM:SS.mmm "
 
 
