@@ -295,13 +295,15 @@ def _tiny_wheel(folder: Path) -> Path:
 def test_environment_reuses_this_interpreter_or_builds_a_cached_venv(ws, tmp_path):
     import yaml as _yaml
 
-    write(tmp_path / "ok.yml", _yaml.safe_dump({"dependencies": ["python=3.11", "pip", {"pip": ["pyyaml>=5"]}]}))
+    write(tmp_path / "ok.yml", _yaml.safe_dump({"dependencies": ["python=3.11", "pip",
+                                                                 {"pip": ["pyyaml>=5", "azureml-mlflow==1.0"]}]}))
     ws.create_environment({"name": "satisfied", "image": "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04",
                            "conda_file": "ok.yml"}, base_dir=tmp_path, source="env.yml")
     job = ws.wait_for_job(submit(ws, {"command": "python -c 'import yaml'",
                                       "environment": "azureml:satisfied@latest"}).name, 30)
     assert job.status == "Completed"
-    assert "reusing" in log_text(ws, job.name, "system_logs/environment_build.txt")
+    prepare = log_text(ws, job.name, "system_logs/environment_build.txt")
+    assert "skipping Azure-only packages here: azureml-mlflow==1.0" in prepare and "reusing" in prepare
     assert job.fields["environment"] == "azureml:satisfied:1"
 
     wheel = _tiny_wheel(tmp_path)

@@ -62,15 +62,18 @@ def test_environment_yaml_loads_with_azure_ai_ml(name, env_name):
     assert env.image.startswith("mcr.microsoft.com/azureml/openmpi")
     pip = next(d["pip"] for d in env.conda_file["dependencies"] if isinstance(d, dict))
     assert "torch==2.14.1" in pip and "mlflow==3.17.2" in pip
-    assert ("azureml-mlflow" in " ".join(pip)) == (env_name == "mnist-gpu")
+    assert "azureml-mlflow" in " ".join(pip)  # MLflow tracking on Azure ML
 
 
 def test_cpu_environment_is_satisfied_by_this_interpreter():
-    """The local workspace reuses this interpreter only if every pin matches."""
+    """The local workspace reuses this interpreter only if every pin matches
+    (azureml-* packages are Azure-only: the local workspace skips them)."""
     from packaging.requirements import Requirement
 
     conda = yaml.safe_load((REPO / "environments" / "conda-cpu.yml").read_text())
     pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
     for line in pip:
         req = Requirement(line)
+        if req.name.startswith("azureml-"):
+            continue
         assert req.specifier.contains(metadata.version(req.name), prereleases=True), line

@@ -33,6 +33,13 @@ def _pip_and_conda(conda: dict[str, Any]) -> tuple[list[str], list[str]]:
     return pip, pkgs
 
 
+def _requirement_name(line: str) -> str:
+    import re
+
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+    return match.group(1).lower().replace("_", "-") if match else ""
+
+
 def unsatisfied(requirements: list[str]) -> list[str]:
     """The requirements this interpreter does not satisfy (paths and URLs never are)."""
     from importlib import metadata
@@ -80,6 +87,12 @@ def materialise(root: Path, env: dict[str, Any], log: Callable[[str], None]) -> 
             have = f"{sys.version_info.major}.{sys.version_info.minor}"
             if not have.startswith(wanted.rstrip(".*")) and not wanted.startswith(have):
                 log(f"warning: conda file asks for python={wanted}; this machine runs {have}\n")
+    # azureml-* packages (azureml-mlflow, ...) talk to a cloud workspace; locally MLflow
+    # tracks to the workspace's own store, so they are neither needed nor installed.
+    azure_only = [p for p in pip if _requirement_name(p).startswith("azureml-")]
+    if azure_only:
+        log(f"skipping Azure-only packages here: {', '.join(azure_only)}\n")
+        pip = [p for p in pip if p not in azure_only]
     missing = unsatisfied(pip)
     if not missing:
         log(f"environment {label}: this interpreter satisfies all {len(pip)} pip requirements; "
