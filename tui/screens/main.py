@@ -84,6 +84,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         Binding("c", "cancel", "Cancel job", id="main.cancel"),
         Binding("C", "clone", "Clone job", key_display="C", id="main.clone"),
         Binding("e,space", "expand", "Expand trials", show=False, id="main.expand"),
+        Binding("d", "toggle_detail", "Detail pane", show=False, id="main.detail_pane"),
         Binding("escape", "back", "Back / clear filter", show=False, id="main.back"),
         Binding("q", "app.quit", "Quit", id="main.quit"),
         *(
@@ -145,11 +146,12 @@ class MainScreen(ReportsWorkerErrors, Screen):
         yield Static("", id="banner")
         with Horizontal(id="body"):
             yield KindList(id="sidebar")
+            # The table takes the full width (job tables are wide); details sit below it.
             with Vertical(id="center"):
                 yield Static("", id="table-title")
                 yield AssetTable(id="table", clock=self.app.clock)
-            with VerticalScroll(id="detail"):
-                yield Static("", id="detail-body")
+                with VerticalScroll(id="detail"):
+                    yield Static("", id="detail-body")
         yield PromptInput(id="prompt")
         yield Footer()
 
@@ -423,6 +425,10 @@ class MainScreen(ReportsWorkerErrors, Screen):
         elif self.table.filter_text:
             self.table.set_filter("")
             self._update_title()
+
+    def action_toggle_detail(self) -> None:
+        detail = self.query_one("#detail")
+        detail.display = not detail.display
 
     def action_kind(self, number: int) -> None:
         self.show_kind(KIND_ORDER[number - 1])

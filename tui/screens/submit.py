@@ -318,7 +318,7 @@ class SubmitScreen(ReportsWorkerErrors, Screen[str | None]):
         if message.document is not None:
             import yaml
 
-            text = yaml.safe_dump(message.document, sort_keys=False, allow_unicode=True)
+            text = yaml.safe_dump(message.document, sort_keys=False, allow_unicode=True, width=1000)
             self.query_one(preview_id, Static).update(
                 Syntax(text, "yaml", theme="ansi_dark", background_color="default", word_wrap=True))
         if message.error is None:
