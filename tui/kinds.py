@@ -295,6 +295,14 @@ def job_detail(data: DetailData, now: float | None = None) -> RenderableType:
     return Group(*parts)
 
 
+def render_detail(spec: "KindSpec", data: DetailData) -> RenderableType:
+    """The kind's detail renderer, never raising: odd backend data shows as a message."""
+    try:
+        return spec.detail(data)
+    except Exception as exc:  # a renderer bug must not take the app down
+        return Text(f"Cannot show the details of {data.asset.key}: {type(exc).__name__}: {exc}", style="red")
+
+
 # Rich styles for the detail renderables (which are plain Rich, not themed widgets).
 _RICH_STATUS = {"success": "bold green", "error": "bold red", "warning": "yellow",
                 "primary": "bold blue", "muted": "dim"}

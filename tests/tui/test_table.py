@@ -79,3 +79,13 @@ async def test_a_job_submitted_elsewhere_appears_by_itself(ws, other, app_factor
         name = other.create_job({"command": "echo from the CLI"}, base_dir=other.root, source="cli").name
         await wait_for(pilot, lambda: table.cursor_key == name, what="the new job's row")
         await wait_for(pilot, lambda: table.cursor_row.asset.status == "Completed", what="its final status")
+
+
+def test_the_app_module_imports_no_heavy_sdk():
+    """The first frame must not wait for MLflow, torch or azure (DESIGN.md)."""
+    import subprocess
+    import sys
+
+    code = "import sys, tui.app, tui.screens.main; print(' '.join(sys.modules))"
+    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
+    assert not {"mlflow", "torch", "azure.ai.ml", "plotext"} & loaded

@@ -19,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from tui.app import ReportsWorkerErrors
-from tui.kinds import DetailData, KindSpec
+from tui.kinds import DetailData, KindSpec, render_detail
 from tui.widgets.charts import block_chart
 from tui.workspace.base import Asset, Job, MetricPoint
 
@@ -60,7 +60,7 @@ class DetailScreen(ReportsWorkerErrors, Screen):
     def compose(self) -> ComposeResult:
         yield Static(f" {self.spec.title} / [b]{self.asset.key}[/b]", id="detail-title")
         with VerticalScroll(id="detail-scroll"):
-            yield Static(self.spec.detail(DetailData(self.asset)), id="detail-full")
+            yield Static(render_detail(self.spec, DetailData(self.asset)), id="detail-full")
             yield Static("", id="detail-plots")
         yield Footer()
 
@@ -79,7 +79,7 @@ class DetailScreen(ReportsWorkerErrors, Screen):
 
     def on_detail_screen_loaded(self, message: Loaded) -> None:
         self.data, self.asset = message.data, message.data.asset
-        self.query_one("#detail-full", Static).update(self.spec.detail(message.data))
+        self.query_one("#detail-full", Static).update(render_detail(self.spec, message.data))
         if message.data.metrics:
             width = self.query_one("#detail-scroll").size.width - 4
             self.query_one("#detail-plots", Static).update(metric_plots(message.data.metrics, width))

@@ -31,6 +31,7 @@ from tui.kinds import (
     Row,
     build_rows,
     command_words,
+    render_detail,
     resolve_kind,
 )
 from tui.widgets.asset_table import AssetTable
@@ -270,7 +271,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
 
     def on_main_screen_detail_loaded(self, message: DetailLoaded) -> None:
         if message.kind == self.kind and message.key == self.table.cursor_key:
-            self.query_one("#detail-body", Static).update(self.spec.detail(message.data))
+            self.query_one("#detail-body", Static).update(render_detail(self.spec, message.data))
 
     def on_main_screen_job_canceled(self, message: JobCanceled) -> None:
         self.notify(f"{message.job.name}: {message.job.status}", title="cancel")
