@@ -30,6 +30,7 @@ def timed(cmd: list[str], **kw) -> tuple[float, subprocess.CompletedProcess]:
 
 def bench_job_list(root: Path) -> None:
     ws = LocalWorkspace(root)
+    tracking.ensure_store(root)  # a new workspace prepares its MLflow store in the background: finish it
     fill_jobs(ws, N_JOBS)
     ws.close()
     cli = [sys.executable, "-m", "tui.cli", "--local", str(root), "job", "list", "-o", "json"]

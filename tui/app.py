@@ -11,9 +11,7 @@ azure here, and screens other than the main one are imported when first opened.
 
 from __future__ import annotations
 
-import functools
 import os
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
@@ -42,33 +40,6 @@ def default_job_template(cwd: Path | None = None) -> Path | None:
         if candidate.is_file():
             return candidate
     return None
-
-
-class SerializedWorkspace:
-    """The workspace, called by one worker at a time.
-
-    The UI runs several workers at once (rows, counts, details, a log tail), and the
-    `Workspace` contract does not promise thread safety: `LocalWorkspace` shares one SQLite
-    connection between threads, which fails under concurrent use ("cannot start a
-    transaction within a transaction"). Local calls take milliseconds, so a lock costs
-    little. A backend that declares `thread_safe = True` is used directly.
-    """
-
-    def __init__(self, workspace: Workspace) -> None:
-        self._workspace = workspace
-        self._lock = threading.RLock()
-
-    def __getattr__(self, name: str):
-        value = getattr(self._workspace, name)
-        if name.startswith("_") or not callable(value):
-            return value
-
-        @functools.wraps(value)
-        def locked(*args, **kwargs):
-            with self._lock:
-                return value(*args, **kwargs)
-
-        return locked
 
 
 class ReportsWorkerErrors:
@@ -131,10 +102,7 @@ class AmlTuiApp(App[int]):
         clock: Callable[[], float] = time.time,
     ) -> None:
         super().__init__()
-        # Typed as the contract: the proxy forwards every attribute.
-        self.workspace: Workspace = (
-            workspace if getattr(workspace, "thread_safe", False) else SerializedWorkspace(workspace)  # type: ignore[assignment]
-        )
+        self.workspace = workspace  # thread-safe by contract: workers call it concurrently
         self.read_only = read_only or bool(getattr(workspace, "read_only", False))
         self.job_template = job_template
         self.clock = clock

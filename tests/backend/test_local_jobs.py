@@ -351,3 +351,31 @@ def test_the_job_sees_the_users_pythonpath_not_ours(ws, monkeypatch, tmp_path):
     monkeypatch.setenv("PYTHONPATH", str(tmp_path / "mylib"))
     job = ws.wait_for_job(submit(ws, {"command": "echo \"[$PYTHONPATH]\""}).name, 30)
     assert log_text(ws, job.name).strip() == f"[{tmp_path / 'mylib'}]"
+
+
+def test_one_workspace_is_safe_to_call_from_many_threads(ws):
+    """The app's workers call one workspace concurrently (rows, counts, details, logs)."""
+    import threading
+
+    names = [submit(ws, {"command": "sleep 0.2; echo done"}).name for _ in range(4)]
+    errors: list[BaseException] = []
+    stop = time.time() + 3
+
+    def hammer() -> None:
+        try:
+            while time.time() < stop:
+                ws.counts()
+                ws.list_jobs(max_results=50)
+                for n in names:
+                    ws.get_job(n)
+                    ws.log_files(n)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert {ws.wait_for_job(n, 30).status for n in names} == {"Completed"}

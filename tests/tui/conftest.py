@@ -1,9 +1,5 @@
 """Fixtures for the TUI tests: the real LocalWorkspace (root conftest's `ws`), the app
-factory, and a helper that waits for the app's workers to catch up.
-
-While an app runs, call the workspace through `app.workspace`: the app serializes its
-workers' calls, and LocalWorkspace's SQLite connection must not be used by two threads at
-once (see `tui.app.SerializedWorkspace`)."""
+factory, and a helper that waits for the app's workers to catch up."""
 
 from __future__ import annotations
 

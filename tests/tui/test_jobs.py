@@ -232,7 +232,10 @@ async def test_failures_are_notifications_not_crashes(ws, app_factory):
 
 
 async def test_unreachable_backend_is_a_banner_with_retry(ws, app_factory):
-    ws.close()  # every call now fails, as a locked or vanished store would
+    ws.close()
+    for suffix in ("-wal", "-shm"):
+        (ws.root / f"catalog.db{suffix}").unlink(missing_ok=True)
+    (ws.root / "catalog.db").write_bytes(b"not a database" * 100)  # every call now fails
     app = app_factory()
     async with app.run_test(size=(160, 48)) as pilot:
         banner = app.screen.query_one("#banner")

@@ -216,6 +216,7 @@ class Workspace(ABC):
     """An Azure ML workspace, local or remote.
 
     All methods block (disk, database, network): call them from a worker thread in a UI.
+    Implementations are thread-safe: a UI calls them from several workers at once.
     Mutating methods raise `ReadOnlyError` when the workspace was opened read-only.
     """
 

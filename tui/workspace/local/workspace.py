@@ -8,6 +8,7 @@ import secrets
 import shutil
 import signal
 import sqlite3
+import threading
 import time
 from pathlib import Path
 from typing import Any, Mapping
@@ -72,10 +73,26 @@ class LocalWorkspace(Workspace):
         self.read_only = read_only
         for sub in ("jobs", "datastore", "envs", "artifacts"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
-        self._conn = connect(self.root / "catalog.db")
+        # One SQLite connection per thread: the UI calls from several workers at once, and a
+        # connection shared between threads interleaves their transactions.
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._connections_lock = threading.Lock()
+        self._conn  # open (and migrate) now, so a broken catalog fails here
         self._ensure_default_compute()
+        if not read_only:
+            tracking.prepare_store_in_background(self.root)
 
     # ------------------------------------------------------------------ plumbing
+
+    @property
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = connect(self.root / "catalog.db")
+            with self._connections_lock:
+                self._connections.append(conn)
+        return conn
 
     def _ensure_default_compute(self) -> None:
         if self._conn.execute("SELECT 1 FROM compute WHERE name = ?", (DEFAULT_COMPUTE,)).fetchone():
@@ -90,7 +107,11 @@ class LocalWorkspace(Workspace):
             raise ReadOnlyError("the workspace is open read-only")
 
     def close(self) -> None:
-        self._conn.close()
+        with self._connections_lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
 
     def info(self) -> WorkspaceInfo:
         return WorkspaceInfo(kind="local", name=self.root.name, location=str(self.root),
