@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .workspace.base import Asset, AssetKind, InvalidSpecError, WorkspaceError
+from .workspace.base import JOB_STATUSES, AssetKind, InvalidSpecError, WorkspaceError
 
 OUTPUTS = ("json", "yaml", "table", "tsv")
 
@@ -257,10 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--name", help="job name (default: generated)")
     p.add_argument("-s", "--stream", action="store_true", help="stream the log until the job ends")
     p = command(jobs, "list", job_list, "list jobs, newest first")
-    p.add_argument("--status")
-    p.add_argument("--experiment-name")
-    p.add_argument("-p", "--parent-job-name")
-    p.add_argument("-r", "--max-results", type=int)
+    p.add_argument("--status", choices=JOB_STATUSES, metavar="STATUS", help="one of: " + ", ".join(JOB_STATUSES))
+    p.add_argument("--experiment-name", help="only jobs of this experiment")
+    p.add_argument("-p", "--parent-job-name", help="the child jobs (trials) of this job")
+    p.add_argument("-r", "--max-results", type=int, help="at most this many (default: all)")
     for name, func, help in (("show", job_show, "show a job"), ("stream", job_stream, "follow a job's log"),
                              ("cancel", job_cancel, "cancel a job")):
         p = command(jobs, name, func, help)
