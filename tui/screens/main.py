@@ -29,10 +29,12 @@ from tui.kinds import (
     DetailData,
     KindSpec,
     Row,
+    SortOrders,
     build_rows,
     command_words,
     render_detail,
     resolve_kind,
+    sort_orders,
 )
 from tui.widgets.asset_table import AssetTable
 from tui.widgets.sidebar import KindList
@@ -110,6 +112,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         rows: list[Row]
         children: dict[str, list[Row]] = field(default_factory=dict)
         note: str | None = None
+        orders: SortOrders | None = None
 
     @dataclass
     class RowsUpdated(Message):
@@ -135,7 +138,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         super().__init__()
         self.kind = AssetKind.JOBS
         self.prompt_mode: str | None = None  # "command" or "filter" while the prompt is open
-        self._cache: dict[AssetKind, list[Row]] = {}
+        self._cache: dict[AssetKind, tuple[list[Row], SortOrders | None]] = {}
         self._loading = False
         self._detail_timer: Timer | None = None
         self._select_after_load: str | None = None
@@ -197,9 +200,10 @@ class MainScreen(ReportsWorkerErrors, Screen):
             return
         now = self.app.clock()
         rows = build_rows(spec, spec.load(ws), now)
+        orders = sort_orders(rows, len(spec.columns))
         children = {key: self._child_rows(spec, key, now) for key in expanded}
         if not worker.is_cancelled:
-            self.post_message(self.RowsLoaded(spec.kind, rows, children))
+            self.post_message(self.RowsLoaded(spec.kind, rows, children, orders=orders))
 
     def _child_rows(self, spec: KindSpec, parent: str, now: float) -> list[Row]:
         return build_rows(spec, self.app.workspace.list_jobs(parent_job_name=parent).items, now, depth=1)
@@ -258,9 +262,9 @@ class MainScreen(ReportsWorkerErrors, Screen):
             for parent, rows in message.children.items():
                 table.set_children(parent, rows)
             return
-        self._cache[message.kind] = message.rows
+        self._cache[message.kind] = (message.rows, message.orders)
         empty = message.note or self._empty_message()
-        table.set_rows(message.rows, empty_message=empty, children=message.children)
+        table.set_rows(message.rows, empty_message=empty, children=message.children, orders=message.orders)
         if self._select_after_load and table.move_to_key(self._select_after_load):
             self._select_after_load = None
         self._update_title()
@@ -307,7 +311,8 @@ class MainScreen(ReportsWorkerErrors, Screen):
         table.set_filter("")
         table.configure(spec.columns, empty_message="Loading…")
         if kind in self._cache:
-            table.set_rows(self._cache[kind], empty_message=self._empty_message())
+            rows, orders = self._cache[kind]
+            table.set_rows(rows, empty_message=self._empty_message(), orders=orders)
         self.query_one(KindList).select_kind(kind)
         self.query_one("#detail-body", Static).update("")
         self._update_title()

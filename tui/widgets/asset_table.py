@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any, Callable, Iterable, Sequence
 
 from rich.cells import cell_len, set_cell_size
@@ -25,7 +26,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.kinds import Column, Row, sort_key
+from tui.kinds import Column, Row, SortOrders, sort_key, sort_order
 from tui.widgets.search import parse_search
 
 GAP = 2  # spaces between columns
@@ -121,6 +122,8 @@ class AssetTable(ScrollView, can_focus=True):
         self.columns: tuple[Column, ...] = ()
         self.empty_message = ""
         self._rows: list[Row] = []  # top-level rows, as loaded
+        self._orders: SortOrders = {}  # sort orders of `_rows`, precomputed or cached
+        self._any_live = False  # some row's live cell changes its sort key with the clock
         self._children: dict[str, list[Row]] = {}  # parent key -> child rows
         self.expanded: set[str] = set()
         self._view: list[Row] = []  # filtered, sorted, with expanded children
@@ -141,6 +144,7 @@ class AssetTable(ScrollView, can_focus=True):
         self.columns = tuple(columns)
         self.empty_message = empty_message
         self._rows, self._children, self.expanded = [], {}, set()
+        self._orders, self._any_live = {}, False
         self.sort_column, self.sort_reverse = sort_column, sort_reverse
         self._highlighted_key = None
         self.cursor = 0
@@ -148,10 +152,13 @@ class AssetTable(ScrollView, can_focus=True):
         self.scroll_to(0, 0, animate=False, immediate=True)
 
     def set_rows(self, rows: list[Row], *, empty_message: str | None = None,
-                 children: dict[str, list[Row]] | None = None) -> None:
+                 children: dict[str, list[Row]] | None = None, orders: SortOrders | None = None) -> None:
         """Replace the rows (and, when given, child rows by parent key); the cursor stays
-        on the same key when it still exists."""
+        on the same key when it still exists. `orders` (`kinds.sort_orders` of these rows,
+        from the worker) spare the event loop the sorting; missing ones are computed here."""
         self._rows = rows
+        self._orders = dict(orders) if orders else {}
+        self._any_live = any(r.live for r in rows)
         if empty_message is not None:
             self.empty_message = empty_message
         keys = {r.key for r in rows}
@@ -164,7 +171,13 @@ class AssetTable(ScrollView, can_focus=True):
     def update_rows(self, rows: list[Row], *, children: dict[str, list[Row]] | None = None) -> None:
         """Replace the rows that have these keys (a poll of active jobs); others stay."""
         fresh = {r.key: r for r in rows}
-        self._rows = [fresh.get(r.key, r) for r in self._rows]
+        old, self._rows = self._rows, [fresh.get(r.key, r) for r in self._rows]
+        # Rows keep their positions, so a cached order stays right unless a sort key changed.
+        stale = {c for a, b in zip(old, self._rows) if a is not b
+                 for c, (ka, kb) in enumerate(zip(a.sort_keys, b.sort_keys)) if ka != kb}
+        if stale:
+            self._orders = {k: v for k, v in self._orders.items() if k[0] not in stale}
+        self._any_live = any(r.live for r in self._rows)
         for key, child_rows in (children or {}).items():
             if key in self._children or key in self.expanded:
                 self._children[key] = child_rows
@@ -228,38 +241,60 @@ class AssetTable(ScrollView, can_focus=True):
         """Filter, sort and flatten into the view. Column widths come from all rows (not the
         filtered view) so they stay put while the user filters or sorts; only new data
         recomputes them."""
-        rows = self._rows
+        rows = self._ordered()
         if self._filter is not None:
             match = self._filter
             rows = [r for r in rows if match(r.search)]
+        if self.expanded:
+            view: list[Row] = []
+            for row in rows:
+                view.append(row)
+                if row.key in self.expanded:
+                    children = self._children.get(row.key, [])
+                    view.extend(self._sorted(children) if self.sort_column is not None else children)
         else:
-            rows = list(rows)
-        if self.sort_column is not None and self.sort_column < len(self.columns):
-            rows = self._sorted(rows)
-        view: list[Row] = []
-        for row in rows:
-            view.append(row)
-            if row.key in self.expanded:
-                children = self._children.get(row.key, [])
-                view.extend(self._sorted(children) if self.sort_column is not None else children)
+            view = rows if rows is not self._rows else list(rows)
         self._view = view
         if data_changed or not self._widths:
             self._compute_widths()
         self.virtual_size = Size(self._total_width(), len(view) + 1)
         index = 0
         if keep_key is not None:
-            index = next((i for i, r in enumerate(view) if r.key == keep_key), min(self.cursor, len(view) - 1))
+            index = self._index_of(keep_key, default=min(self.cursor, len(view) - 1))
         self.set_reactive(AssetTable.cursor, max(0, index))
         self._scroll_cursor_into_view()
         self._post_highlight()
         self.refresh()
+
+    def _index_of(self, key: str, default: int) -> int:
+        view = self._view
+        if 0 <= self.cursor < len(view) and view[self.cursor].key == key:
+            return self.cursor
+        try:
+            return list(map(attrgetter("key"), view)).index(key)
+        except ValueError:
+            return default
+
+    def _ordered(self) -> list[Row]:
+        """The top-level rows in sort order, from a cached order when one is valid: a sort
+        keypress then costs a list build, not a 10,000-row sort."""
+        rows, index = self._rows, self.sort_column
+        if index is None or index >= len(self.columns):
+            return rows
+        if self.columns[index].live and self._any_live:
+            return self._sorted(rows)  # live keys move with the clock: no cached order holds
+        order = self._orders.get((index, self.sort_reverse))
+        if order is None or len(order) != len(rows):
+            order = self._orders[(index, self.sort_reverse)] = sort_order(rows, index, self.sort_reverse)
+        return list(map(rows.__getitem__, order))
 
     def _sorted(self, rows: list[Row]) -> list[Row]:
         column = self.columns[self.sort_column]  # type: ignore[index]
         index = self.sort_column
         if column.live:
             now = self.clock()
-            key = lambda r: sort_key(column.get(r.asset, now))  # noqa: E731
+            # Only live rows' keys move; the others' stored keys are what their cells show.
+            key = lambda r: sort_key(column.get(r.asset, now)) if r.live else r.sort_keys[index]  # noqa: E731
         else:
             key = lambda r: r.sort_keys[index]  # noqa: E731
         return sorted(rows, key=key, reverse=self.sort_reverse)
@@ -381,6 +416,13 @@ class AssetTable(ScrollView, can_focus=True):
         super().notify_style_update()
         self._styles.clear()
 
+    def _base_style(self) -> Style:
+        # `rich_style` walks every ancestor's styles; per line, that was a third of a repaint.
+        style = self._styles.get("")
+        if style is None:
+            style = self._styles[""] = self.rich_style
+        return style
+
     def _style(self, name: str) -> Style:
         style = self._styles.get(name)
         if style is None:
@@ -396,7 +438,7 @@ class AssetTable(ScrollView, can_focus=True):
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
-        base = self.rich_style
+        base = self._base_style()
         if y == 0:
             return self._render_header().crop_extend(int(self.scroll_x), int(self.scroll_x) + width, base)
         index = int(self.scroll_y) + y - 1
@@ -408,7 +450,11 @@ class AssetTable(ScrollView, can_focus=True):
         row = self._view[index]
         is_cursor = index == self.cursor
         fill = base + self._style("cursor") if is_cursor else base
-        segments = [Segment(" ", fill)]
+        # One segment per run of same-styled cells, not two per cell: every segment costs
+        # again in the compositor's filters, and a full repaint (a sort) draws every row.
+        segments: list[Segment] = []
+        run, run_style = [" "], fill
+        gap = " " * GAP
         now = None
         for i, (column, w) in enumerate(zip(self.columns, self._widths)):
             text = row.cells[i]
@@ -417,12 +463,16 @@ class AssetTable(ScrollView, can_focus=True):
                 text = column.fmt(column.get(row.asset, now))
             if i == 0:
                 text = self._prefix(row) + text
-            style = fill
             token = row.styles[i]
             if token and not is_cursor:
                 style = base + self._style(token)
-            segments.append(Segment(_fit(text, w), style))
-            segments.append(Segment(" " * GAP, fill))
+                segments.append(Segment("".join(run), run_style))
+                segments.append(Segment(_fit(text, w), style))
+                run, run_style = [gap], fill
+            else:
+                run.append(_fit(text, w))
+                run.append(gap)
+        segments.append(Segment("".join(run), run_style))
         strip = Strip(segments, self._total_width())
         return strip.crop_extend(int(self.scroll_x), int(self.scroll_x) + width, fill)
 
