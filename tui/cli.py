@@ -7,13 +7,13 @@ cheap to import: no Textual, MLflow, torch or azure at module level.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from .workspace.base import JOB_STATUSES, AssetKind, InvalidSpecError, WorkspaceError
+from .workspace.redact import redact
 
 OUTPUTS = ("json", "yaml", "table", "tsv")
 
@@ -319,7 +319,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_app(ws, args)
         return args.func(ws, args)
     except WorkspaceError as exc:
-        print(f"aml-tui: {exc}", file=sys.stderr)
+        print(f"aml-tui: {redact(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130

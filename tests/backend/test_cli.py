@@ -150,3 +150,39 @@ def test_read_only_refuses_mutations(cli, tmp_path):
     jobfile = write(tmp_path / "job.yml", "command: echo\n")
     r = cli("--read-only", "job", "create", "--file", str(jobfile))
     assert r.returncode == 2 and "read-only" in r.stderr
+
+
+def test_secrets_are_never_printed(cli, ws_root, tmp_path):
+    jobfile = write(tmp_path / "job.yml", "command: echo key=$API_KEY\nenvironment_variables:\n"
+                    "  API_KEY: s3cr3t-value\n  PLAIN: visible\n")
+    r = cli("job", "create", "--file", str(jobfile), "--stream")
+    assert r.returncode == 0 and "key=s3cr3t-value" in r.stdout  # the job itself gets the value
+    shown = json.loads(cli("job", "list").stdout)[0]
+    assert shown["environment_variables"] == {"API_KEY": "***", "PLAIN": "visible"}
+    lifecycle = (ws_root / "jobs" / shown["name"] / "system_logs" / "lifecycle.txt").read_text()
+    assert "s3cr3t" not in lifecycle and "'API_KEY': '***'" in lifecycle
+
+    sas = "https://acct.blob.core.windows.net/data/x?sv=2024&sig=TOPSECRETSIG"
+    jobfile = write(tmp_path / "job2.yml", f"command: echo\ninputs:\n  d: {{type: uri_folder, path: '{sas}'}}\n")
+    r = cli("job", "create", "--file", str(jobfile))
+    assert r.returncode == 2 and "inputs.d.path" in r.stderr
+    assert "TOPSECRETSIG" not in r.stderr and "sig=***" in r.stderr
+
+
+def test_an_old_catalog_is_migrated_keeping_its_jobs(tmp_path):
+    from tui.workspace.local import LocalWorkspace
+    from tui.workspace.local.catalog import MIGRATIONS, SCHEMA_VERSION
+
+    root = tmp_path / "old"
+    root.mkdir()
+    conn = sqlite3.connect(root / "catalog.db")
+    conn.executescript(MIGRATIONS[0] + "; PRAGMA user_version = 1;")
+    conn.execute("INSERT INTO jobs (name, type, status, experiment_name, compute, created_at, spec) "
+                 "VALUES ('kept', 'command', 'Completed', 'e', 'local', 1.0, '{}')")
+    conn.commit()
+    conn.close()
+    ws = LocalWorkspace(root, read_only=True)
+    assert ws.get_job("kept").status == "Completed"
+    with sqlite3.connect(root / "catalog.db") as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("SELECT spawn_attempts FROM jobs").fetchone()[0] == 0

@@ -170,7 +170,7 @@ def test_one_failing_rank_fails_the_job_and_stops_the_others(ws):
                       "distribution": {"type": "pytorch", "process_count_per_instance": 2}})
     t = time.time()
     job = ws.wait_for_job(job.name, 30)
-    assert job.status == "Failed" and job.fields["properties"]["exit_code"] in ("3", "-15")
+    assert job.status == "Failed" and job.fields["properties"]["exit_code"] == "3"  # the rank that failed
     assert time.time() - t < 20
 
 
@@ -379,3 +379,18 @@ def test_one_workspace_is_safe_to_call_from_many_threads(ws):
         t.join()
     assert errors == []
     assert {ws.wait_for_job(n, 30).status for n in names} == {"Completed"}
+
+
+def test_substituted_paths_survive_spaces(tmp_path, mlflow_template):
+    from tests.conftest import install_mlflow_store
+    from tui.workspace.local import LocalWorkspace
+
+    root = tmp_path / "my workspace"
+    install_mlflow_store(mlflow_template, root)
+    ws = LocalWorkspace(root)
+    write(tmp_path / "in dir" / "a.txt", "spaced")
+    job = ws.wait_for_job(submit(ws, {
+        "command": "cat ${{inputs.d}}/a.txt > ${{outputs.o}}/copy.txt",
+        "inputs": {"d": {"type": "uri_folder", "path": "in dir"}}, "outputs": {"o": {}}}, base=tmp_path).name, 30)
+    assert job.status == "Completed", log_text(ws, job.name)
+    assert (root / "jobs" / job.name / "named-outputs" / "o" / "copy.txt").read_text() == "spaced"

@@ -102,3 +102,18 @@ def test_references():
     assert spec.parse_reference("azureml:mnist:3") == ("mnist", "3")
     with pytest.raises(ValueError):
         spec.parse_reference("azureml:mnist@stable")
+
+
+@pytest.mark.parametrize("doc, field, words", [
+    ({"command": "echo ${{input.x}}", "inputs": {"x": 1}}, "command", "${{input.x}} is not a binding"),
+    ({"command": "echo", "inputs": {"x": 1}, "environment_variables": {"X": "${{inputs.x}}"}},
+     "environment_variables.X", "substituted in command only"),
+])
+def test_bindings_outside_the_grammar_are_refused(doc, field, words):
+    err = error_of(doc)
+    assert err.field == field and words in str(err)
+
+
+def test_an_input_with_only_a_value_is_a_literal():
+    job = parse({"command": "echo ${{inputs.e}}", "inputs": {"e": {"value": 5}}})
+    assert job.inputs["e"].type == "integer" and job.inputs["e"].value == 5

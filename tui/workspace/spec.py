@@ -19,6 +19,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # ${{inputs.x}}, ${{outputs.x}}, ${{search_space.x}}; whitespace inside the braces is allowed.
 BINDING_RE = re.compile(r"\$\{\{\s*(inputs|outputs|search_space)\.([A-Za-z0-9_]+)\s*\}\}")
+ANY_BINDING_RE = re.compile(r"\$\{\{.*?\}\}")
 # An optional segment `[--flag ${{inputs.x}}]`, dropped when the input is absent.
 OPTIONAL_RE = re.compile(r"\[([^\[\]]*\$\{\{[^\[\]]*\}\}[^\[\]]*)\]")
 
@@ -257,7 +258,12 @@ def _parse_input(name: str, raw: Any, source: str) -> InputSpec:
         raise _fail(source, where, f"expected a value or a mapping with type and path, got {_type_name(raw)}")
     _check_fields(raw, ("type", "path", "mode", "value", "default", "description", "optional"),
                   source=source, prefix=f"{where}.")
-    kind = raw.get("type", "uri_folder")
+    kind = raw.get("type")
+    if kind is None:
+        value = raw.get("value", raw.get("default"))
+        if value is not None and "path" not in raw:
+            return _parse_input(name, value, source)  # {value: 5}: a literal, typed by its value
+        kind = "uri_folder"
     if kind in LITERAL_TYPES:
         value = raw.get("value", raw.get("default"))
         checker = {"integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -323,6 +329,10 @@ def parse_command_job(document: Mapping[str, Any], source: str) -> CommandJobSpe
     spec.tags = _str_map(document, "tags", source)
     spec.properties = _str_map(document, "properties", source)
     spec.environment_variables = _str_map(document, "environment_variables", source)
+    for key, value in spec.environment_variables.items():
+        if ANY_BINDING_RE.search(value):
+            raise _fail(source, f"environment_variables.{key}", "bindings like ${{inputs.x}} are substituted "
+                        "in command only; pass the value on the command line")
 
     env = document.get("environment")
     if env is not None and not isinstance(env, (str, dict)):
@@ -381,6 +391,10 @@ def parse_command_job(document: Mapping[str, Any], source: str) -> CommandJobSpe
 def check_bindings(command: str, inputs: set[str], outputs: set[str], *, source: str,
                    search_space: set[str] | None = None) -> None:
     """Every `${{inputs.x}}` names a declared input (optional `[...]` segments may name absent ones)."""
+    for raw in ANY_BINDING_RE.finditer(command):
+        if not BINDING_RE.fullmatch(raw.group(0)):
+            raise _fail(source, "command", f"{raw.group(0)} is not a binding; use ${{{{inputs.NAME}}}} "
+                        "or ${{outputs.NAME}}")
     optional = {m.group(2) for seg in OPTIONAL_RE.finditer(command) for m in BINDING_RE.finditer(seg.group(1))}
     for match in BINDING_RE.finditer(command):
         group, name = match.groups()

@@ -46,6 +46,8 @@ MIGRATIONS: tuple[str, ...] = (
         name TEXT PRIMARY KEY, state TEXT, scoring_uri TEXT, spec TEXT NOT NULL DEFAULT '{}',
         created_at REAL NOT NULL);
     """,
+    # Runners spawned for a job; a runner that never starts is retried a bounded number of times.
+    "ALTER TABLE jobs ADD COLUMN spawn_attempts INTEGER NOT NULL DEFAULT 0",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

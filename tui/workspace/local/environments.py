@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
+from ..redact import redact
+
 
 class EnvironmentBuildError(RuntimeError):
     pass
@@ -123,6 +125,7 @@ def _build(env_dir: Path, pip: list[str], log: Callable[[str], None]) -> None:
         shutil.rmtree(venv)  # a half-built venv from a build that died
     with open(env_dir / "build.log", "w", encoding="utf-8") as out:
         def emit(text: str) -> None:
+            text = redact(text)  # pip echoes index URLs, which may carry tokens
             out.write(text)
             out.flush()
             log(text)

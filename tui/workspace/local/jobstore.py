@@ -22,8 +22,10 @@ from .catalog import transaction
 WAITING = ("NotStarted", "Queued")
 # Statuses that hold a slot of their compute.
 HOLDING = ("Preparing", "Starting", "Running", "Finalizing", "CancelRequested")
-# A claim whose runner never showed up (its spawner was killed) is re-spawned after this.
+# A claim whose runner never showed up (its spawner was killed) is re-spawned after this,
+# at most MAX_SPAWNS times in all.
 ORPHAN_CLAIM_S = 20.0
+MAX_SPAWNS = 3
 
 
 def iso(ts: float | None) -> str | None:
@@ -87,7 +89,7 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
     to_spawn: list[str] = []
     with transaction(conn):
         rows = conn.execute(
-            f"SELECT name, status, compute, runner_pid, claimed_at FROM jobs "
+            f"SELECT name, status, compute, runner_pid, claimed_at, spawn_attempts FROM jobs "
             f"WHERE status IN ({','.join('?' * (len(WAITING) + len(HOLDING)))}) ORDER BY seq",
             WAITING + HOLDING).fetchall()
         if not rows:
@@ -99,7 +101,15 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
                 held[r["compute"]] = held.get(r["compute"], 0) + 1
                 if (r["status"] == "Preparing" and r["runner_pid"] is None
                         and (r["claimed_at"] or 0) < now - ORPHAN_CLAIM_S):
-                    conn.execute("UPDATE jobs SET claimed_at = ? WHERE name = ?", (now, r["name"]))
+                    if r["spawn_attempts"] >= MAX_SPAWNS:
+                        message = (f"the job's runner did not start after {MAX_SPAWNS} attempts; "
+                                   "see system_logs/runner.txt")
+                        set_status(conn, root, r["name"], "Failed", end_time=now,
+                                   error=json.dumps({"code": "SystemError", "message": message}))
+                        held[r["compute"]] -= 1
+                        continue
+                    conn.execute("UPDATE jobs SET claimed_at = ?, spawn_attempts = spawn_attempts + 1 "
+                                 "WHERE name = ?", (now, r["name"]))
                     to_spawn.append(r["name"])
         for r in rows:
             if r["status"] not in WAITING:
@@ -107,7 +117,7 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
             compute = r["compute"]
             if held.get(compute, 0) < caps.get(compute, 1):
                 held[compute] = held.get(compute, 0) + 1
-                set_status(conn, root, r["name"], "Preparing", claimed_at=now)
+                set_status(conn, root, r["name"], "Preparing", claimed_at=now, spawn_attempts=1)
                 to_spawn.append(r["name"])
             elif r["status"] == "NotStarted":
                 set_status(conn, root, r["name"], "Queued")
@@ -149,6 +159,21 @@ def process_alive(pid: int | None, started: float | None) -> bool:
         return False
 
 
+def kill_job_processes(pgid: int | None, name: str) -> None:
+    """SIGKILL what is left of a job whose runner died. The group id may have been reused
+    since (after a reboot, say), so only processes that carry the job's AZUREML_RUN_ID die."""
+    if not pgid or pgid <= 1:
+        return
+    import psutil
+
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.environ().get("AZUREML_RUN_ID") == name:
+                proc.kill()
+        except (psutil.Error, ProcessLookupError, PermissionError):
+            continue
+
+
 def kill_group(pgid: int | None, sig: int = signal.SIGKILL) -> None:
     if pgid and pgid > 1:
         try:
@@ -157,8 +182,9 @@ def kill_group(pgid: int | None, sig: int = signal.SIGKILL) -> None:
             pass
 
 
-def reconcile(conn: sqlite3.Connection, root: Path) -> None:
-    """Fail jobs whose runner died; hand free slots to waiting jobs. Cheap when idle."""
+def reconcile(conn: sqlite3.Connection, root: Path, *, start_jobs: bool = True) -> None:
+    """Fail jobs whose runner died; hand free slots to waiting jobs (unless `start_jobs` is
+    False: a read-only viewer starts nothing). Cheap when idle."""
     rows = conn.execute(
         f"SELECT name, status, runner_pid, runner_started, pgid, mlflow_run_id, claimed_at FROM jobs "
         f"WHERE status IN ({','.join('?' * (len(WAITING) + len(HOLDING)))})", WAITING + HOLDING).fetchall()
@@ -178,12 +204,12 @@ def reconcile(conn: sqlite3.Connection, root: Path) -> None:
             moved = set_status(conn, root, r["name"], final, expect=(r["status"],),
                                end_time=now, error=json.dumps({"code": "SystemError", "message": reason}))
         if moved:
-            kill_group(r["pgid"])
+            kill_job_processes(r["pgid"], r["name"])
             if r["mlflow_run_id"]:
                 try:
                     tracking.end_run(root, r["mlflow_run_id"], "FAILED")
                 except sqlite3.DatabaseError:
                     pass
             need_schedule = True
-    if need_schedule:
+    if need_schedule and start_jobs:
         schedule(conn, root)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import socket
@@ -19,10 +18,10 @@ from pathlib import Path
 
 from . import jobstore, tracking
 from .catalog import connect, transaction
+from ..redact import mask_env, redact
 from .environments import EnvironmentBuildError, materialise
 
 CANCEL_GRACE_S = float(os.environ.get("AML_TUI_CANCEL_GRACE", "10"))
-SECRET_NAME_RE = re.compile(r"KEY|SECRET|TOKEN|PASSWORD|PASSWD|CREDENTIAL|SAS", re.IGNORECASE)
 LOG_TAIL_LINES = 30
 
 
@@ -47,7 +46,7 @@ class Runner:
 
     def system_log(self, text: str) -> None:
         with open(self.dir / "system_logs" / "environment_build.txt", "a", encoding="utf-8") as f:
-            f.write(text)
+            f.write(redact(text))
 
     # -- lifecycle
 
@@ -75,6 +74,8 @@ class Runner:
             try:
                 python = materialise(self.root, plan["environment"], self.system_log)
             except (EnvironmentBuildError, OSError, ValueError) as exc:
+                if self.cancel_requested:  # the build may have died of the cancel itself
+                    return self.finish("Canceled", None, run_id)
                 self.system_log(f"environment preparation failed: {exc}\n")
                 return self.finish("Failed", None, run_id, error=("EnvironmentBuildError", str(exc)))
             if self.cancel_requested:
@@ -129,7 +130,7 @@ class Runner:
         logs = self.dir / "user_logs"
         names = ["std_log.txt"] if count == 1 else [f"std_log_process_{r}.txt" for r in range(count)]
         port = _free_port() if count > 1 else None
-        shown = {k: ("***" if SECRET_NAME_RE.search(k) else v) for k, v in plan["environment_variables"].items()}
+        shown = mask_env(plan["environment_variables"])
         jobstore.log_lifecycle(self.root, self.name, f"command: {plan['command']}")
         if shown:
             jobstore.log_lifecycle(self.root, self.name, f"environment_variables: {shown}")
@@ -157,6 +158,9 @@ class Runner:
         stop_at = None
         while True:
             codes = [p.poll() for p in self.procs]
+            if self.first_failure is None and stop_at is None:
+                # The code of the rank that failed on its own, not of those we stop after it.
+                self.first_failure = next((c for c in codes if c not in (None, 0)), None)
             if all(c is not None for c in codes):
                 return codes  # type: ignore[return-value]
             # One rank failing dooms a distributed job; don't let the others hang in a collective.
@@ -176,13 +180,14 @@ class Runner:
             time.sleep(0.02)
 
     timed_out = False
+    first_failure: int | None = None
 
     def conclude(self, plan: dict, codes: list[int], run_id: str) -> int:
         self.status("Finalizing", expect=("Running", "CancelRequested"))
         # Reap anything the job left behind in its group (daemons, stray children).
         jobstore.kill_group(self.pgid, signal.SIGKILL)
         self._collect_outputs(self.dir / "snapshot")
-        exit_code = next((c for c in codes if c != 0), 0)
+        exit_code = self.first_failure if self.first_failure is not None else next((c for c in codes if c != 0), 0)
         if self.cancel_requested:
             return self.finish("Canceled", exit_code, run_id)
         if self.timed_out:

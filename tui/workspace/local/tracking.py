@@ -82,6 +82,9 @@ def _connect(root: Path) -> sqlite3.Connection:
 def _experiment_id(conn: sqlite3.Connection, root: Path, name: str, now_ms: int) -> int:
     row = conn.execute("SELECT experiment_id, lifecycle_stage FROM experiments WHERE name = ?", (name,)).fetchone()
     if row:
+        if row[1] != "active":  # deleted in the MLflow UI: a job naming it brings it back, visible
+            conn.execute("UPDATE experiments SET lifecycle_stage = 'active', last_update_time = ? "
+                         "WHERE experiment_id = ?", (now_ms, row[0]))
         return row[0]
     cur = conn.execute(
         "INSERT INTO experiments (name, lifecycle_stage, creation_time, last_update_time) VALUES (?, 'active', ?, ?)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shlex
 import shutil
 import signal
 import sqlite3
@@ -32,6 +33,7 @@ from ..base import (
     Workspace,
     WorkspaceInfo,
 )
+from ..redact import mask_env
 from . import jobstore, tracking
 from .catalog import connect, transaction
 
@@ -118,7 +120,7 @@ class LocalWorkspace(Workspace):
                              details={"tracking_uri": tracking.tracking_uri(self.root)})
 
     def counts(self) -> dict[AssetKind, int]:
-        jobstore.reconcile(self._conn, self.root)
+        jobstore.reconcile(self._conn, self.root, start_jobs=not self.read_only)
         q = self._conn.execute
         return {
             AssetKind.DATA: q("SELECT count(DISTINCT name) FROM data").fetchone()[0],
@@ -212,7 +214,7 @@ class LocalWorkspace(Workspace):
     def list_jobs(self, *, status: str | None = None, experiment_name: str | None = None,
                   parent_job_name: str | None = None, max_results: int | None = None,
                   page_token: str | None = None) -> Page:
-        jobstore.reconcile(self._conn, self.root)
+        jobstore.reconcile(self._conn, self.root, start_jobs=not self.read_only)
         where, args = [], []
         if parent_job_name is None:
             where.append("parent_job_name IS NULL")
@@ -238,7 +240,7 @@ class LocalWorkspace(Workspace):
         return Page([self._row_to_job(r) for r in rows], str(rows[-1]["seq"]) if more else None)
 
     def get_job(self, name: str) -> Job:
-        jobstore.reconcile(self._conn, self.root)
+        jobstore.reconcile(self._conn, self.root, start_jobs=not self.read_only)
         row = self._conn.execute("SELECT * FROM jobs WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise NotFoundError(f"job {name!r} not found")
@@ -310,7 +312,7 @@ class LocalWorkspace(Workspace):
         for iname, inp in spec.inputs.items():
             if inp.is_data:
                 local = self._resolve_data_path(inp, base_dir, source)
-                values["inputs"][iname] = str(local)
+                values["inputs"][iname] = shlex.quote(str(local))  # a path with a space stays one argument
                 shown = inp.to_dict()
                 inputs_shown[iname] = shown
             else:
@@ -333,7 +335,7 @@ class LocalWorkspace(Workspace):
             "outputs": {"default": {"type": "uri_folder", "mode": "rw_mount"},
                         **{k: v.to_dict() for k, v in spec.outputs.items()}},
             "environment": env_shown,
-            "environment_variables": spec.environment_variables,
+            "environment_variables": mask_env(spec.environment_variables),
             "compute": f"azureml:{compute}",
             "resources": spec.resources or {"instance_count": 1},
             "tags": spec.tags,
@@ -446,12 +448,12 @@ class LocalWorkspace(Workspace):
             if plan["code_dir"]:
                 from .snapshot import snapshot_code
 
-                snapshot_code(Path(plan["code_dir"]), tmp / "snapshot", source=source)
+                snapshot_code(Path(plan["code_dir"]), tmp / "snapshot", source=source, exclude=(self.root,))
             else:
                 (tmp / "snapshot").mkdir()
             for oname in plan["values"]["outputs"]:
                 (tmp / "named-outputs" / oname).mkdir()
-                plan["values"]["outputs"][oname] = str(final / "named-outputs" / oname)
+                plan["values"]["outputs"][oname] = shlex.quote(str(final / "named-outputs" / oname))
             plan["command"] = specs.render_command(plan["command"], plan["values"])
             (tmp / "run.json").write_text(json.dumps(plan, indent=2))
             _write_yaml(tmp / "job.yml", shown)
@@ -498,7 +500,7 @@ class LocalWorkspace(Workspace):
             if jobstore.process_alive(row["runner_pid"], row["runner_started"]):
                 os.kill(row["runner_pid"], signal.SIGTERM)
             else:
-                jobstore.reconcile(self._conn, self.root)
+                jobstore.reconcile(self._conn, self.root, start_jobs=not self.read_only)
         return self.get_job(name)
 
     # ------------------------------------------------------------------ logs, metrics, outputs
@@ -605,7 +607,11 @@ class LocalWorkspace(Workspace):
                 tmp.mkdir()
                 shutil.copy2(src, tmp / src.name)
                 rel = final.relative_to(self.root) / src.name
-            os.rename(tmp, final)
+            try:
+                os.rename(tmp, final)
+            except OSError:  # another process registered this version first
+                raise InvalidSpecError(f"data {spec.name}:{version} already exists; versions are immutable",
+                                       source=source, field="version") from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
