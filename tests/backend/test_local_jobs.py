@@ -394,3 +394,21 @@ def test_substituted_paths_survive_spaces(tmp_path, mlflow_template):
         "inputs": {"d": {"type": "uri_folder", "path": "in dir"}}, "outputs": {"o": {}}}, base=tmp_path).name, 30)
     assert job.status == "Completed", log_text(ws, job.name)
     assert (root / "jobs" / job.name / "named-outputs" / "o" / "copy.txt").read_text() == "spaced"
+
+
+def test_snapshot_follows_linked_folders_and_skips_a_workspace_inside_the_code(tmp_path, mlflow_template):
+    from tests.conftest import install_mlflow_store
+    from tui.workspace.local import LocalWorkspace
+
+    project = tmp_path / "project"
+    write(tmp_path / "shared" / "d.txt", "linked data")
+    write(project / "run.sh", "cat linked/d.txt\n")
+    (project / "linked").symlink_to(tmp_path / "shared", target_is_directory=True)
+    (project / "loop").symlink_to(project, target_is_directory=True)  # a cycle must not recurse
+    root = project / ".aml-ws"
+    install_mlflow_store(mlflow_template, root)
+    ws = LocalWorkspace(root)
+    job = ws.wait_for_job(submit(ws, {"code": ".", "command": "bash run.sh"}, base=project).name, 30)
+    assert job.status == "Completed" and log_text(ws, job.name).strip() == "linked data"
+    snapshot = root / "jobs" / job.name / "snapshot"
+    assert not (snapshot / ".aml-ws").exists() and not (snapshot / "loop" / "loop").exists()
