@@ -412,3 +412,20 @@ def test_snapshot_follows_linked_folders_and_skips_a_workspace_inside_the_code(t
     assert job.status == "Completed" and log_text(ws, job.name).strip() == "linked data"
     snapshot = root / "jobs" / job.name / "snapshot"
     assert not (snapshot / ".aml-ws").exists() and not (snapshot / "loop" / "loop").exists()
+
+
+def test_cancel_stops_an_environment_build(ws, tmp_path):
+    """A venv build is part of the job: cancel stops pip and the job ends Canceled."""
+    env = {"conda_file": {"dependencies": [{"pip": ["--index-url http://127.0.0.1:9/simple",
+                                                    "--timeout", "60", "--retries", "50",
+                                                    "amltui-never-installed-pkg==1.0"]}]}}
+    job = submit(ws, {"command": "true", "environment": env})
+    build_log = ws.root / "jobs" / job.name / "system_logs" / "environment_build.txt"
+    deadline = time.time() + 60
+    while not (build_log.exists() and "pip install" in build_log.read_text()):
+        assert time.time() < deadline
+        time.sleep(0.1)
+    time.sleep(0.5)
+    ws.cancel_job(job.name)
+    job = ws.wait_for_job(job.name, 30)
+    assert job.status == "Canceled"

@@ -72,8 +72,10 @@ def unsatisfied(requirements: list[str]) -> list[str]:
     return missing
 
 
-def materialise(root: Path, env: dict[str, Any], log: Callable[[str], None]) -> str:
-    """Return the python executable the job runs with; `log` receives the build log."""
+def materialise(root: Path, env: dict[str, Any], log: Callable[[str], None],
+                on_build: Callable[[subprocess.Popen], None] = lambda proc: None) -> str:
+    """Return the python executable the job runs with; `log` receives the build log and
+    `on_build` the pip process while it runs (its own process group, so cancel can stop it)."""
     label = f"{env.get('name')}:{env.get('version')}" if env.get("name") else "inline environment"
     conda = env.get("conda_file")
     if env.get("image"):
@@ -112,12 +114,13 @@ def materialise(root: Path, env: dict[str, Any], log: Callable[[str], None]) -> 
             log(build_log.read_text(errors="replace") if build_log.exists() else "")
             return str(python)
         log(f"environment {label}: building {digest}; not satisfied here: {', '.join(missing)}\n")
-        _build(env_dir, pip, log)
+        _build(env_dir, pip, log, on_build)
         (env_dir / "ready").touch()
     return str(python)
 
 
-def _build(env_dir: Path, pip: list[str], log: Callable[[str], None]) -> None:
+def _build(env_dir: Path, pip: list[str], log: Callable[[str], None],
+           on_build: Callable[[subprocess.Popen], None]) -> None:
     import shutil
 
     venv = env_dir / "venv"
@@ -142,7 +145,9 @@ def _build(env_dir: Path, pip: list[str], log: Callable[[str], None]) -> None:
         cmd = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
                "-r", str(env_dir / "requirements.txt")]
         emit("$ " + " ".join(cmd) + "\n")
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=env_dir)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=env_dir,
+                                process_group=0)
+        on_build(proc)
         assert proc.stdout is not None
         for line in proc.stdout:
             emit(line)

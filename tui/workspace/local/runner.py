@@ -72,7 +72,7 @@ class Runner:
             if self.current_status() == "CancelRequested":
                 return self.finish("Canceled", None, run_id)
             try:
-                python = materialise(self.root, plan["environment"], self.system_log)
+                python = materialise(self.root, plan["environment"], self.system_log, on_build=self._building)
             except (EnvironmentBuildError, OSError, ValueError) as exc:
                 if self.cancel_requested:  # the build may have died of the cancel itself
                     return self.finish("Canceled", None, run_id)
@@ -99,6 +99,13 @@ class Runner:
 
     def _on_sigterm(self, signum, frame) -> None:
         self.cancel_requested = True
+        if self.build_proc is not None and self.build_proc.poll() is None:
+            jobstore.kill_group(self.build_proc.pid, signal.SIGTERM)
+
+    build_proc = None
+
+    def _building(self, proc) -> None:
+        self.build_proc = proc
 
     def environment(self, plan: dict, python: str, run_id: str) -> dict[str, str]:
         env = dict(os.environ)
