@@ -115,7 +115,9 @@ class Column:
 
     `get(asset, now)` returns the raw value (also the sort key); `fmt` turns it into the cell
     text; `style` names a semantic style token for the cell. A `live` column changes with the
-    clock (a running job's duration), so the table formats it at render time.
+    clock (a running job's duration), so the table formats it at render time. A `clock`
+    column (an age) changes with the clock on every row but never changes its order, so it
+    is formatted at render time while its sort keys stay as computed.
     """
 
     title: str
@@ -123,6 +125,7 @@ class Column:
     fmt: Callable[[Any], str] = _text
     style: Callable[[Any], str | None] | None = None
     live: Callable[[Asset], bool] | None = None
+    clock: bool = False
     max_width: int = 48
 
 
@@ -134,7 +137,7 @@ def attr_column(title: str, attr: str, **kw: Any) -> Column:
     return Column(title, lambda a, now, _a=attr: getattr(a, _a, None), **kw)
 
 
-AGE = Column("AGE", lambda a, now: (now - ts) if (ts := created_ts(a)) else None, fmt=format_age)
+AGE = Column("AGE", lambda a, now: (now - ts) if (ts := created_ts(a)) else None, fmt=format_age, clock=True)
 NAME = attr_column("NAME", "name")
 VERSION = attr_column("VERSION", "version", max_width=12)
 

@@ -118,6 +118,8 @@ async def test_sort_cycles_columns_and_keeps_the_cursor(ws, tmp_path, app_factor
         assert keys(app) == ["mnist-sample:1", "cifar-tiny:1"]
         assert table(app).cursor_key == "mnist-sample:1"
         assert "NAME ↓" in table(app).sort_description()
+        await pilot.pause()
+        assert "sort: NAME ↓" in text_of(app.screen.query_one("#table-title"))  # the title says so
         # A refresh keeps the cursor on its key too.
         await pilot.press("r")
         await wait_for(pilot, lambda: not app.screen._loading)

@@ -53,6 +53,17 @@ async def test_sweep_trials_show_under_their_parent_when_expanded():
         await pilot.pause()
 
 
+async def test_ages_move_with_the_clock_on_every_row():
+    app = TableApp()
+    async with app.run_test(size=(140, 20)) as pilot:
+        table = app.query_one(AssetTable)
+        table.set_rows(build_rows(JOBS, [job("finished", created=1000.0)], 1000.0))
+        assert table.render_line(1).text.rstrip().endswith("16m")  # the table's clock says 2000.0, not 1000.0
+        table.clock = lambda: 1000.0 + 3 * 3600
+        assert table.render_line(1).text.rstrip().endswith("3h")  # a finished job ages too
+        await pilot.pause()
+
+
 async def test_ten_thousand_jobs_stay_keyed_sorted_and_filterable(ws, app_factory):
     from tui.workspace.local.bench import fill_jobs
 

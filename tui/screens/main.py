@@ -291,6 +291,9 @@ class MainScreen(ReportsWorkerErrors, Screen):
             return
         self._detail_timer = self.set_timer(0.12, lambda: self.load_detail(self.spec, row))
 
+    def on_asset_table_sorted(self, message: AssetTable.Sorted) -> None:
+        self._update_title()
+
     def on_asset_table_selected(self, message: AssetTable.Selected) -> None:
         from tui.screens.detail import DetailScreen
 

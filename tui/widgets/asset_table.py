@@ -116,6 +116,16 @@ class AssetTable(ScrollView, can_focus=True):
         def control(self) -> "AssetTable":
             return self.table
 
+    @dataclass
+    class Sorted(Message):
+        """The sort column or direction changed (the screen shows it in its title)."""
+
+        table: "AssetTable"
+
+        @property
+        def control(self) -> "AssetTable":
+            return self.table
+
     def __init__(self, *, clock: Callable[[], float] = time.time, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.clock = clock
@@ -386,6 +396,7 @@ class AssetTable(ScrollView, can_focus=True):
         else:
             self.sort_column = None
         self._rebuild(keep_key=self.cursor_key, data_changed=False)
+        self.post_message(self.Sorted(self))
 
     def action_reverse_sort(self) -> None:
         """S: reverse the sort direction."""
@@ -393,6 +404,7 @@ class AssetTable(ScrollView, can_focus=True):
             self.sort_column = 0
         self.sort_reverse = not self.sort_reverse
         self._rebuild(keep_key=self.cursor_key, data_changed=False)
+        self.post_message(self.Sorted(self))
 
     def sort_description(self) -> str:
         if self.sort_column is None:
@@ -430,7 +442,10 @@ class AssetTable(ScrollView, can_focus=True):
         return style
 
     def refresh_live(self) -> None:
-        """Repaint rows whose cells change with the clock (running jobs' durations)."""
+        """Repaint rows whose cells change with the clock (running jobs' durations, ages)."""
+        if any(c.clock for c in self.columns):
+            self.refresh()  # every visible row's age moves; only the window is painted
+            return
         top = int(self.scroll_y)
         for index in range(top, min(len(self._view), top + self._page)):
             if self._view[index].live:
@@ -458,7 +473,7 @@ class AssetTable(ScrollView, can_focus=True):
         now = None
         for i, (column, w) in enumerate(zip(self.columns, self._widths)):
             text = row.cells[i]
-            if column.live and row.live:
+            if (column.live and row.live) or column.clock:
                 now = now or self.clock()
                 text = column.fmt(column.get(row.asset, now))
             if i == 0:
