@@ -9,6 +9,9 @@ $(VENV)/.installed: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	# An editable install has no bytecode, and PYTHONDONTWRITEBYTECODE may forbid caching it:
+	# compile once, or every start recompiles tui/ (30 ms for the CLI, more for the app).
+	$(PY) -m compileall -q tui trainer >/dev/null
 	touch $@
 
 install: $(VENV)/.installed

@@ -55,8 +55,9 @@ def prepare_store_in_background(root: Path) -> None:
     """Create the store in a detached process now, so the first job does not wait ~4 s for it."""
     if _store_ready(root / "mlflow.db"):
         return
-    code = "import sys; from pathlib import Path; from tui.workspace.local.tracking import ensure_store; " \
-           "ensure_store(Path(sys.argv[1]))"
+    # Niced and a little late: it must not slow the app's first frame on a fresh workspace.
+    code = "import os, sys, time; os.nice(10); time.sleep(1.5); from pathlib import Path; " \
+           "from tui.workspace.local.tracking import ensure_store; ensure_store(Path(sys.argv[1]))"
     package_parent = str(Path(__file__).resolve().parents[3])
     env = {**os.environ, "PYTHONPATH": package_parent + os.pathsep + os.environ.get("PYTHONPATH", "")}
     subprocess.Popen([sys.executable, "-c", code, str(root)], cwd=root, env=env, start_new_session=True,
