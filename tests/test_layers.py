@@ -30,3 +30,12 @@ def test_trainer_never_imports_tui():
     offenders = [p for p in root.rglob("*.py")
                  if any(line.strip().startswith(("import tui", "from tui")) for line in p.read_text().splitlines())]
     assert offenders == []
+
+
+def test_no_unused_imports_or_undefined_names():
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    proc = subprocess.run([sys.executable, "-m", "pyflakes", "tui", "trainer", "tests", "benchmarks"],
+                          capture_output=True, text=True, cwd=root)
+    assert proc.stdout + proc.stderr == ""

@@ -3,18 +3,14 @@ read-only, and failures that must not crash the app."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
-from tests.tui.conftest import DATA, JOB_TEMPLATE, run_job, text_of, wait_for
+from tests.tui.conftest import JOB_TEMPLATE, run_job, text_of, wait_for
 from tui.screens.logs import LogScreen
 from tui.screens.main import MainScreen
 from tui.screens.modals import ConfirmScreen, PromptScreen
 from tui.screens.submit import SubmitScreen
 from tui.widgets.asset_table import AssetTable
 from tui.widgets.log_view import LogView
-from tui.workspace.base import ACTIVE_STATUSES, TERMINAL_STATUSES, AssetKind
+from tui.workspace.base import ACTIVE_STATUSES
 
 THREE_LINES = "for i in 1 2 3; do echo line $i; sleep 0.2; done"
 

@@ -17,7 +17,6 @@ from typing import Any, Callable, Iterable, Sequence
 
 from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
-from rich.style import Style
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
@@ -26,6 +25,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tui.widgets.styles import CachedStyles
 from tui.kinds import Column, Row, SortOrders, sort_key, sort_order
 from tui.widgets.search import parse_search
 
@@ -52,8 +52,10 @@ def compile_filter(text: str) -> tuple[Callable[[str], bool] | None, str | None]
     return (lambda s: pattern.search(s) is not None), error
 
 
-class AssetTable(ScrollView, can_focus=True):
+class AssetTable(CachedStyles, ScrollView, can_focus=True):
     """Rows of one asset kind; see module docstring."""
+
+    COMPONENT_PREFIX = "asset-table"
 
     DEFAULT_CSS = """
     AssetTable {
@@ -144,7 +146,6 @@ class AssetTable(ScrollView, can_focus=True):
         self.sort_column: int | None = None
         self.sort_reverse = False
         self._highlighted_key: str | None = None
-        self._styles: dict[str, Style] = {}
 
     # ------------------------------------------------------------------ data in
 
@@ -423,23 +424,6 @@ class AssetTable(ScrollView, can_focus=True):
             self.cursor = index
 
     # ------------------------------------------------------------------ rendering
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
-
-    def _base_style(self) -> Style:
-        # `rich_style` walks every ancestor's styles; per line, that was a third of a repaint.
-        style = self._styles.get("")
-        if style is None:
-            style = self._styles[""] = self.rich_style
-        return style
-
-    def _style(self, name: str) -> Style:
-        style = self._styles.get(name)
-        if style is None:
-            style = self._styles[name] = self.get_component_rich_style(f"asset-table--{name}", partial=True)
-        return style
 
     def refresh_live(self) -> None:
         """Repaint rows whose cells change with the clock (running jobs' durations, ages)."""

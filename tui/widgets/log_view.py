@@ -24,6 +24,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tui.widgets.styles import CachedStyles
+
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
 # Any byte `clean_line` would change (a newline is fine: chunks are split on it).
 NEEDS_CLEANING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\t\r]")
@@ -43,8 +45,10 @@ def clean_line(line: str) -> str:
     return line
 
 
-class LogView(ScrollView, can_focus=True):
+class LogView(CachedStyles, ScrollView, can_focus=True):
     """See module docstring. The screen drives it; it reports follow/position changes."""
+
+    COMPONENT_PREFIX = "log-view"
 
     DEFAULT_CSS = """
     LogView { background: $surface; }
@@ -89,7 +93,6 @@ class LogView(ScrollView, can_focus=True):
         self._max_width = 0
         self._wrap_rows: list[tuple[int, int]] = []  # display row -> (buffer index, start col)
         self._wrap_width = 0
-        self._styles: dict[str, Style] = {}
 
     # ------------------------------------------------------------------ content
 
@@ -282,23 +285,6 @@ class LogView(ScrollView, can_focus=True):
             self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
 
     # ------------------------------------------------------------------ rendering
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._styles.clear()
-
-    def _base_style(self) -> Style:
-        # `rich_style` walks every ancestor's styles; per line, that was a third of a repaint.
-        style = self._styles.get("")
-        if style is None:
-            style = self._styles[""] = self.rich_style
-        return style
-
-    def _style(self, name: str) -> Style:
-        style = self._styles.get(name)
-        if style is None:
-            style = self._styles[name] = self.get_component_rich_style(f"log-view--{name}", partial=True)
-        return style
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width
