@@ -416,16 +416,23 @@ def test_snapshot_follows_linked_folders_and_skips_a_workspace_inside_the_code(t
 
 def test_cancel_stops_an_environment_build(ws, tmp_path):
     """A venv build is part of the job: cancel stops pip and the job ends Canceled."""
-    env = {"conda_file": {"dependencies": [{"pip": ["--index-url http://127.0.0.1:9/simple",
-                                                    "--timeout", "60", "--retries", "50",
-                                                    "amltui-never-installed-pkg==1.0"]}]}}
+    import socket
+
+    # An index that accepts connections and never answers: pip waits on it until canceled.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    index = f"http://127.0.0.1:{silent.getsockname()[1]}/simple"
+    env = {"conda_file": {"dependencies": [{"pip": [f"--index-url {index}", "amltui-never-installed-pkg==1.0"]}]}}
     job = submit(ws, {"command": "true", "environment": env})
     build_log = ws.root / "jobs" / job.name / "system_logs" / "environment_build.txt"
     deadline = time.time() + 60
     while not (build_log.exists() and "pip install" in build_log.read_text()):
         assert time.time() < deadline
         time.sleep(0.1)
-    time.sleep(0.5)
+    time.sleep(1.0)
+    assert ws.get_job(job.name).status == "Preparing"  # still waiting on the silent index
     ws.cancel_job(job.name)
     job = ws.wait_for_job(job.name, 30)
+    silent.close()
     assert job.status == "Canceled"

@@ -106,6 +106,8 @@ class Runner:
 
     def _building(self, proc) -> None:
         self.build_proc = proc
+        if self.cancel_requested:  # the cancel came before pip started
+            jobstore.kill_group(proc.pid, signal.SIGTERM)
 
     def environment(self, plan: dict, python: str, run_id: str) -> dict[str, str]:
         env = dict(os.environ)
