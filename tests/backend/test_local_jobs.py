@@ -215,15 +215,18 @@ def test_killed_runner_marks_job_failed_and_reaps_its_processes(ws):
     wait_status(ws, job.name, {"Running"})
     row = ws._conn.execute("SELECT runner_pid, pgid FROM jobs WHERE name = ?", (job.name,)).fetchone()
     os.kill(row["runner_pid"], signal.SIGKILL)
-    time.sleep(0.3)
-    job = ws.get_job(job.name)
-    assert job.status == "Failed" and "died unexpectedly" in job.fields["error"]["message"]
-    time.sleep(0.2)
+    job = wait_status(ws, job.name, {"Failed"}, timeout=10)  # the next read notices
+    assert "died unexpectedly" in job.fields["error"]["message"]
     import psutil
 
-    alive = [p for p in psutil.process_iter(["status"])
-             if _pgid(p.pid) == row["pgid"] and p.info["status"] != psutil.STATUS_ZOMBIE]
-    assert alive == []
+    def alive() -> list:
+        return [p for p in psutil.process_iter(["status"])
+                if _pgid(p.pid) == row["pgid"] and p.info["status"] != psutil.STATUS_ZOMBIE]
+
+    deadline = time.time() + 5
+    while alive() and time.time() < deadline:
+        time.sleep(0.05)
+    assert alive() == []
 
 
 def _pgid(pid: int) -> int | None:
