@@ -33,6 +33,19 @@ from tui.workspace.local.bench import fill_jobs  # noqa: E402
 BIN = ROOT / ".venv" / "bin" / "aml-tui"
 
 
+def record_frames(app) -> list[float]:
+    """The times at which the app puts a frame on the (headless) screen, as they happen."""
+    frames: list[float] = []
+    display = app._display
+
+    def recording_display(screen, update) -> None:
+        display(screen, update)
+        frames.append(time.perf_counter())
+
+    app._display = recording_display  # type: ignore[method-assign]
+    return frames
+
+
 def report(what: str, value: float, unit: str, target: str) -> None:
     print(f"{what:<58} {value:>10.1f} {unit:<8} (target {target})")
 
@@ -86,14 +99,7 @@ async def keypress(root: Path, n_jobs: int) -> None:
             await pilot.pause(0.01)
         report(f"{n_jobs:,} jobs loaded into the table (worker + swap)", (time.perf_counter() - t) * 1000, "ms", "-")
 
-        frames: list[float] = []
-        display = app._display
-
-        def recording_display(screen, update) -> None:
-            display(screen, update)
-            frames.append(time.perf_counter())
-
-        app._display = recording_display  # type: ignore[method-assign]
+        frames = record_frames(app)
         await pilot.pause(0.5)
 
         async def timed(key: str, times: int = 50) -> list[float]:
@@ -195,14 +201,7 @@ async def throughput(root: Path, n_lines: int) -> None:
     ws.wait_for_job(name, timeout=120)
     app = make_app(ws)
     async with app.run_test(size=(160, 48)) as pilot:
-        frames: list[float] = []
-        display = app._display
-
-        def recording_display(screen, update) -> None:
-            display(screen, update)
-            frames.append(time.perf_counter())
-
-        app._display = recording_display  # type: ignore[method-assign]
+        frames = record_frames(app)
         screen = LogScreen(name)
         t0 = time.perf_counter()
         app.push_screen(screen)
