@@ -10,14 +10,13 @@ import json
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import tracking
 from .catalog import transaction
+from .detached import spawn_detached
 
 WAITING = ("NotStarted", "Queued")
 # Statuses that hold a slot of their compute.
@@ -131,17 +130,7 @@ def spawn_runner(root: Path, name: str) -> None:
     d = job_dir(root, name) / "system_logs"
     d.mkdir(parents=True, exist_ok=True)
     with open(d / "runner.txt", "ab") as out:
-        subprocess.Popen(
-            [sys.executable, "-m", "tui.workspace.local.runner", str(root), name],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-            start_new_session=True, close_fds=True, cwd=root,
-            env={**os.environ, "AML_TUI_USER_PYTHONPATH": os.environ.get("PYTHONPATH", ""),
-                 "PYTHONPATH": _package_parent() + os.pathsep + os.environ.get("PYTHONPATH", "")},
-        )
-
-
-def _package_parent() -> str:
-    return str(Path(__file__).resolve().parents[3])
+        spawn_detached(["-m", "tui.workspace.local.runner", str(root), name], cwd=root, stdout=out)
 
 
 def process_alive(pid: int | None, started: float | None) -> bool:

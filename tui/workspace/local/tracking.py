@@ -19,6 +19,7 @@ import uuid
 from pathlib import Path
 
 from ..base import MetricPoint
+from .detached import spawn_detached
 
 
 def tracking_uri(root: Path) -> str:
@@ -58,10 +59,7 @@ def prepare_store_in_background(root: Path) -> None:
     # Niced and a little late: it must not slow the app's first frame on a fresh workspace.
     code = "import os, sys, time; os.nice(10); time.sleep(1.5); from pathlib import Path; " \
            "from tui.workspace.local.tracking import ensure_store; ensure_store(Path(sys.argv[1]))"
-    package_parent = str(Path(__file__).resolve().parents[3])
-    env = {**os.environ, "PYTHONPATH": package_parent + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    subprocess.Popen([sys.executable, "-c", code, str(root)], cwd=root, env=env, start_new_session=True,
-                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spawn_detached(["-c", code, str(root)], cwd=root)
 
 
 def _store_ready(db: Path) -> bool:

@@ -1,0 +1,22 @@
+"""Start our own helper processes (runners, the MLflow store set-up) detached: in a new
+session, so they outlive the CLI or the app that started them."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import IO
+
+_PACKAGE_PARENT = str(Path(__file__).resolve().parents[3])
+
+
+def spawn_detached(args: list[str], *, cwd: Path, stdout: IO[bytes] | int = subprocess.DEVNULL) -> None:
+    """Run `python ARGS`. It finds `tui` through PYTHONPATH; the user's own PYTHONPATH is kept
+    in AML_TUI_USER_PYTHONPATH, so a runner can hand exactly that to the job."""
+    user_path = os.environ.get("PYTHONPATH", "")
+    env = {**os.environ, "AML_TUI_USER_PYTHONPATH": user_path,
+           "PYTHONPATH": _PACKAGE_PARENT + os.pathsep + user_path}
+    subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, start_new_session=True, close_fds=True,
+                     stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT)
