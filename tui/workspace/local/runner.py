@@ -34,6 +34,9 @@ class Runner:
         self.cancel_requested = False
         self.procs: list = []
         self.pgid: int | None = None
+        self.build_proc = None  # pip, while an environment builds
+        self.timed_out = False
+        self.first_failure: int | None = None  # exit code of the first rank that failed by itself
 
     # -- status helpers
 
@@ -102,7 +105,6 @@ class Runner:
         if self.build_proc is not None and self.build_proc.poll() is None:
             jobstore.kill_group(self.build_proc.pid, signal.SIGTERM)
 
-    build_proc = None
 
     def _building(self, proc) -> None:
         self.build_proc = proc
@@ -187,9 +189,6 @@ class Runner:
                 jobstore.kill_group(self.pgid, signal.SIGKILL)
                 stop_at = float("inf")
             time.sleep(0.02)
-
-    timed_out = False
-    first_failure: int | None = None
 
     def conclude(self, plan: dict, codes: list[int], run_id: str) -> int:
         self.status("Finalizing", expect=("Running", "CancelRequested"))
