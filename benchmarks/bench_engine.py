@@ -3,6 +3,8 @@
 - `aml-tui job list -o json` on 10,000 jobs (target <= 0.5 s)
 - a no-op job: submit-to-Running latency and whole-run overhead over running its command
   directly (target overhead <= 1 s); the anchor, `mlflow run` of a no-op project, took 4.2 s here.
+- the first job on a new workspace: `aml-tui job create --stream` of a no-op in a fresh folder,
+  until Completed (the workspace's MLflow store is created on the way; no target).
 """
 
 from __future__ import annotations
@@ -75,11 +77,22 @@ def bench_noop_job(root: Path) -> None:
           f"overhead {(statistics.median(cli_times) - d) * 1000:.0f} ms (whole CLI process included)")
 
 
+def bench_first_job(root: Path) -> None:
+    jobfile = root.parent / "first-noop.yml"
+    jobfile.write_text("command: 'true'\nexperiment_name: bench\n")
+    dt, proc = timed([sys.executable, "-m", "tui.cli", "--local", str(root), "job", "create",
+                      "--file", str(jobfile), "--stream"])
+    assert proc.returncode == 0, proc.stderr  # --stream exits 0 only when the job Completed
+    print(f"first job on a new workspace ...... {dt * 1000:7.1f} ms  (`job create --stream` of a no-op, "
+          "MLflow store created on the way)")
+
+
 def main() -> None:
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores")
     with tempfile.TemporaryDirectory() as tmp:
         bench_job_list(Path(tmp) / "list-ws")
         bench_noop_job(Path(tmp) / "noop-ws")
+        bench_first_job(Path(tmp) / "first-ws")
 
 
 if __name__ == "__main__":

@@ -145,8 +145,11 @@ def _build(env_dir: Path, pip: list[str], log: Callable[[str], None],
         cmd = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
                "-r", str(env_dir / "requirements.txt")]
         emit("$ " + " ".join(cmd) + "\n")
+        from .isolation import die_with_parent
+
+        # Its own group, so cancel can stop it; and it dies with the runner, even of SIGKILL.
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=env_dir,
-                                process_group=0)
+                                process_group=0, preexec_fn=die_with_parent())
         on_build(proc)
         assert proc.stdout is not None
         for line in proc.stdout:

@@ -148,19 +148,18 @@ def process_alive(pid: int | None, started: float | None) -> bool:
         return False
 
 
-def kill_job_processes(pgid: int | None, name: str) -> None:
-    """SIGKILL what is left of a job whose runner died. The group id may have been reused
-    since (after a reboot, say), so only processes that carry the job's AZUREML_RUN_ID die."""
-    if not pgid or pgid <= 1:
-        return
-    import psutil
+def kill_job_processes(pgid: int | None, name: str, root: Path | None = None) -> None:
+    """SIGKILL what is left of a job whose runner died: every process carrying the job's mark
+    (its ranks, what they started in other sessions, its environment build), and those of its
+    group carrying its AZUREML_RUN_ID. Group ids get reused (after a reboot, say), so the
+    group alone proves nothing."""
+    from .isolation import job_mark, kill_marked
 
-    for proc in psutil.process_iter():
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.environ().get("AZUREML_RUN_ID") == name:
-                proc.kill()
-        except (psutil.Error, ProcessLookupError, PermissionError):
-            continue
+    def in_group(proc) -> bool:
+        return ((pgid or 0) > 1 and proc.environ().get("AZUREML_RUN_ID") == name
+                and os.getpgid(proc.pid) == pgid)
+
+    kill_marked(job_mark(job_dir(root, name)) if root is not None else None, extra=in_group)
 
 
 def kill_group(pgid: int | None, sig: int = signal.SIGKILL) -> None:
@@ -193,7 +192,7 @@ def reconcile(conn: sqlite3.Connection, root: Path, *, start_jobs: bool = True) 
             moved = set_status(conn, root, r["name"], final, expect=(r["status"],),
                                end_time=now, error=json.dumps({"code": "SystemError", "message": reason}))
         if moved:
-            kill_job_processes(r["pgid"], r["name"])
+            kill_job_processes(r["pgid"], r["name"], root)
             if r["mlflow_run_id"]:
                 try:
                     tracking.end_run(root, r["mlflow_run_id"], "FAILED")

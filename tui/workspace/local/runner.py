@@ -2,7 +2,8 @@
 
 Lifecycle (Azure's statuses): Preparing (environment) -> Starting (MLflow run, processes)
 -> Running -> Finalizing (outputs) -> Completed | Failed | Canceled. SIGTERM means cancel:
-the job's process group gets SIGTERM, then SIGKILL after a grace period.
+the job's processes get SIGTERM, then SIGKILL after a grace period. The job runs in a
+throwaway layer over its environment, and nothing it started outlives it (isolation.py).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import jobstore, tracking
+from . import isolation, jobstore, tracking
 from .catalog import connect, transaction
 from ..redact import mask_env, redact
 from .environments import EnvironmentBuildError, materialise
@@ -37,6 +38,7 @@ class Runner:
         self.build_proc = None  # pip, while an environment builds
         self.timed_out = False
         self.first_failure: int | None = None  # exit code of the first rank that failed by itself
+        self.ended = False  # the job's processes are all gone (then, and only then, runners may be spawned)
 
     # -- status helpers
 
@@ -69,18 +71,25 @@ class Runner:
         if not self.claim():
             return 0
         signal.signal(signal.SIGTERM, self._on_sigterm)
+        isolation.become_subreaper()
         plan = json.loads((self.dir / "run.json").read_text())
         run_id = None
         try:
             if self.current_status() == "CancelRequested":
                 return self.finish("Canceled", None, run_id)
+            # The build's processes carry the job's mark, so a reconcile finds them if we die.
+            os.environ[isolation.JOB_MARK] = isolation.job_mark(self.dir)
             try:
                 python = materialise(self.root, plan["environment"], self.system_log, on_build=self._building)
             except (EnvironmentBuildError, OSError, ValueError) as exc:
+                self._end_processes()  # whatever pip started and left behind
                 if self.cancel_requested:  # the build may have died of the cancel itself
                     return self.finish("Canceled", None, run_id)
                 self.system_log(f"environment preparation failed: {exc}\n")
                 return self.finish("Failed", None, run_id, error=("EnvironmentBuildError", str(exc)))
+            finally:
+                # Not in our own environment: runners we spawn for other jobs would inherit it.
+                os.environ.pop(isolation.JOB_MARK, None)
             if self.cancel_requested:
                 return self.finish("Canceled", None, run_id)
             self.status("Starting", expect=("Preparing",))
@@ -94,11 +103,11 @@ class Runner:
             import traceback
 
             self.system_log(traceback.format_exc())
-            for p in self.procs:
-                if p.poll() is None:
-                    jobstore.kill_group(self.pgid)
-                    break
+            if not self.ended:  # after that, what is below us may be runners of other jobs
+                self._end_processes()
             return self.finish("Failed", None, run_id, error=("SystemError", f"{type(exc).__name__}: {exc}"))
+        finally:
+            shutil.rmtree(self.dir / isolation.LAYER, ignore_errors=True)
 
     def _on_sigterm(self, signum, frame) -> None:
         self.cancel_requested = True
@@ -111,7 +120,8 @@ class Runner:
         if self.cancel_requested:  # the cancel came before pip started
             jobstore.kill_group(proc.pid, signal.SIGTERM)
 
-    def environment(self, plan: dict, python: str, run_id: str) -> dict[str, str]:
+    def environment(self, plan: dict, python: str, run_id: str, layer_python: Path) -> dict[str, str]:
+        """`python` is the environment's interpreter, `layer_python` the job's own layer over it."""
         env = dict(os.environ)
         # Ours was set to find tui; the job sees the user's own PYTHONPATH, if any.
         user_path = env.pop("AML_TUI_USER_PYTHONPATH", "")
@@ -119,9 +129,12 @@ class Runner:
         if user_path:
             env["PYTHONPATH"] = user_path
         env.update(plan["environment_variables"])
+        # The layer first (python, pip), then the environment's own tools (torchrun, mlflow, ...).
         bindir = os.path.dirname(python)
-        env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+        env["PATH"] = os.pathsep.join([str(layer_python.parent), bindir, env.get("PATH", "")])
         env.update({
+            "VIRTUAL_ENV": str(layer_python.parent.parent),
+            isolation.JOB_MARK: isolation.job_mark(self.dir),
             "PYTHONUNBUFFERED": "1",
             "MLFLOW_TRACKING_URI": tracking.tracking_uri(self.root),
             "MLFLOW_RUN_ID": run_id,
@@ -136,7 +149,8 @@ class Runner:
 
         snapshot = self.dir / "snapshot"
         self._link_outputs(snapshot)
-        env = self.environment(plan, python, run_id)
+        layer = isolation.make_layer(self.dir / isolation.LAYER, python)
+        env = self.environment(plan, python, run_id, layer)
         count = plan["process_count"]
         logs = self.dir / "user_logs"
         names = ["std_log.txt"] if count == 1 else [f"std_log_process_{r}.txt" for r in range(count)]
@@ -176,24 +190,24 @@ class Runner:
                 return codes  # type: ignore[return-value]
             # One rank failing dooms a distributed job; don't let the others hang in a collective.
             if any(c not in (None, 0) for c in codes) and stop_at is None:
-                jobstore.kill_group(self.pgid, signal.SIGTERM)
+                self._end_processes(signal.SIGTERM)
                 stop_at = time.time() + CANCEL_GRACE_S
             if (self.cancel_requested or (deadline and time.time() > deadline)) and stop_at is None:
                 if deadline and time.time() > deadline:
                     self.timed_out = True
                 jobstore.log_lifecycle(self.root, self.name, "stopping the job's processes (SIGTERM)")
-                jobstore.kill_group(self.pgid, signal.SIGTERM)
+                self._end_processes(signal.SIGTERM)
                 stop_at = time.time() + CANCEL_GRACE_S
             if stop_at is not None and time.time() > stop_at:
                 jobstore.log_lifecycle(self.root, self.name, "grace period over (SIGKILL)")
-                jobstore.kill_group(self.pgid, signal.SIGKILL)
+                self._end_processes()
                 stop_at = float("inf")
             time.sleep(0.02)
 
     def conclude(self, plan: dict, codes: list[int], run_id: str) -> int:
         self.status("Finalizing", expect=("Running", "CancelRequested"))
-        # Reap anything the job left behind in its group (daemons, stray children).
-        jobstore.kill_group(self.pgid, signal.SIGKILL)
+        # End anything the job left behind (daemons, stray children), in its group or not.
+        self._end_processes()
         self._collect_outputs(self.dir / "snapshot")
         exit_code = self.first_failure if self.first_failure is not None else next((c for c in codes if c != 0), 0)
         if self.cancel_requested:
@@ -234,6 +248,13 @@ class Runner:
             prefix = f"[{path.name}] " if len(logs) > 1 else ""
             chunks += [prefix + line for line in lines]
         return "\n".join(chunks[-LOG_TAIL_LINES:])
+
+    def _end_processes(self, sig: int = signal.SIGKILL) -> None:
+        """Signal the job's processes: its group, and all below us (a `setsid` daemon was
+        adopted by us, the subreaper)."""
+        jobstore.kill_group(self.pgid, sig)
+        isolation.end_descendants(sig)
+        self.ended = sig == signal.SIGKILL
 
     def _link_outputs(self, snapshot: Path) -> None:
         """Azure uploads `./outputs`; here it is a link to the job's `outputs/`, live."""
