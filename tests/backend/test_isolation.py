@@ -202,3 +202,14 @@ def test_pip_of_an_environment_build_dies_with_its_runner(ws, leftovers):
         assert "died unexpectedly" in job.fields["error"]["message"]
     finally:
         silent.close()
+
+
+def test_the_runner_reaps_the_orphans_it_adopts_while_the_job_runs(ws):
+    job = submit(ws, {"command": "for i in 1 2 3 4 5; do (sleep 0.1 &); done; sleep 3"})
+    wait_status(ws, job.name, {"Running"})
+    runner = psutil.Process(ws._conn.execute("SELECT runner_pid FROM jobs WHERE name = ?",
+                                             (job.name,)).fetchone()[0])
+    time.sleep(1.5)  # the orphans ended long ago; the job still runs
+    assert ws.get_job(job.name).status == "Running"
+    assert [p for p in runner.children() if p.status() == psutil.STATUS_ZOMBIE] == []
+    assert ws.wait_for_job(job.name, 30).status == "Completed"

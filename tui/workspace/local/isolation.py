@@ -126,11 +126,24 @@ def end_descendants(sig: int = signal.SIGKILL, *, rounds: int = 50) -> None:
                     alive.append(proc)
             except psutil.Error:
                 continue
-        # The killed stay zombies (children of ours) until we exit: not reaped here, as a
-        # wait(-1) could take the exit status a Popen of ours is still to read.
+        # The killed stay zombies until we exit: a wait(-1) here could take the exit status
+        # that a Popen of ours is still to read.
         if not alive or sig != signal.SIGKILL:
             return
         time.sleep(0.005)
+
+
+def reap_adopted(own: set[int]) -> None:
+    """Collect the exit status of adopted orphans that ended, or they stay zombies until we
+    exit. Our own children (`own`, read by their Popen) are left alone: peek, then reap."""
+    while True:
+        try:
+            info = os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+        except ChildProcessError:
+            return
+        if info is None or info.si_pid in own:
+            return
+        os.waitpid(info.si_pid, os.WNOHANG)
 
 
 def kill_marked(mark: str | None, *, extra: Callable[[object], bool] = lambda proc: False) -> int:

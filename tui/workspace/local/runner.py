@@ -106,8 +106,6 @@ class Runner:
             if not self.ended:  # after that, what is below us may be runners of other jobs
                 self._end_processes()
             return self.finish("Failed", None, run_id, error=("SystemError", f"{type(exc).__name__}: {exc}"))
-        finally:
-            shutil.rmtree(self.dir / isolation.LAYER, ignore_errors=True)
 
     def _on_sigterm(self, signum, frame) -> None:
         self.cancel_requested = True
@@ -181,7 +179,9 @@ class Runner:
     def wait(self, timeout: int | None) -> list[int]:
         deadline = time.time() + timeout if timeout else None
         stop_at = None
+        ranks = {p.pid for p in self.procs}
         while True:
+            isolation.reap_adopted(ranks)
             codes = [p.poll() for p in self.procs]
             if self.first_failure is None and stop_at is None:
                 # The code of the rank that failed on its own, not of those we stop after it.
@@ -251,10 +251,13 @@ class Runner:
 
     def _end_processes(self, sig: int = signal.SIGKILL) -> None:
         """Signal the job's processes: its group, and all below us (a `setsid` daemon was
-        adopted by us, the subreaper)."""
+        adopted by us, the subreaper). SIGKILL ends the job: its layer goes too, before the
+        final status is written."""
         jobstore.kill_group(self.pgid, sig)
         isolation.end_descendants(sig)
-        self.ended = sig == signal.SIGKILL
+        if sig == signal.SIGKILL:
+            self.ended = True
+            shutil.rmtree(self.dir / isolation.LAYER, ignore_errors=True)
 
     def _link_outputs(self, snapshot: Path) -> None:
         """Azure uploads `./outputs`; here it is a link to the job's `outputs/`, live."""
