@@ -195,6 +195,10 @@ def test_pip_of_an_environment_build_dies_with_its_runner(ws, leftovers):
     try:
         job = submit(ws, {"command": "true", "environment": env})
         _appears(waiting_on_the_index, 90)
+        from tui.workspace.local import isolation
+
+        mark = isolation.job_mark(ws.root / "jobs" / job.name)  # so a reconcile could find it too
+        assert [p.environ().get(isolation.JOB_MARK) for p in _processes(pip)] == [mark]
         runner = ws._conn.execute("SELECT runner_pid FROM jobs WHERE name = ?", (job.name,)).fetchone()[0]
         os.kill(runner, signal.SIGKILL)
         assert _gone_within(pip, 5) == []
