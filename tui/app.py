@@ -20,10 +20,9 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
 
 from tui.kinds import KIND_ORDER, KINDS
-from tui.workspace.base import BackendUnavailableError, Workspace, WorkspaceError
+from tui.workspace.base import Asset, BackendUnavailableError, Job, Workspace, WorkspaceError
 
 if TYPE_CHECKING:
     from tui.screens.main import MainScreen
@@ -42,18 +41,6 @@ def default_job_template(cwd: Path | None = None) -> Path | None:
     return None
 
 
-class ReportsWorkerErrors:
-    """Mixin for screens that run workers: a failed worker becomes a notification.
-
-    Textual sends `Worker.StateChanged` only to the node that started the worker (it does
-    not bubble), so each screen forwards it to the app's single `report_error`.
-    """
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.error is not None:
-            self.app.report_error(event.worker.error, group=event.worker.group)  # type: ignore[attr-defined]
-
-
 class AmlCommands(Provider):
     """Command palette entries: every kind, and the main actions."""
 
@@ -64,8 +51,15 @@ class AmlCommands(Provider):
             spec = KINDS[kind]
             yield f"Show {spec.title.lower()}", (lambda k=kind: app.go_to_kind(k)), f":{spec.aliases[0]}"
         yield "Refresh", lambda: app.main_screen.action_refresh(), "Reload the current view (r)"
-        yield "New job", lambda: app.main_screen.action_new_job(), "Submit a command job (n)"
-        yield "Help", app.action_help, "Every key binding (?)"
+        if app.can_submit:
+            yield "New job", lambda: app.open_submit(None), "Submit a command job (n)"
+        # The current kind's actions on the selected row, as its keys allow them.
+        main = app.main_screen
+        for action in main.current_spec().actions:
+            if main.kind_action_allowed(action):
+                yield (f"{action.description} ({main.current_spec().title.lower()})",
+                       (lambda a=action.id: main.action_kind_action(a)), f"{action.key_display or action.key}")
+        yield "Help", app.action_help, "The keys of this screen (?)"
 
     async def discover(self) -> Hits:
         for name, callback, help_text in self._commands():
@@ -133,7 +127,62 @@ class AmlTuiApp(App[int]):
         from tui.screens.modals import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.screen))
+
+    # ------------------------------------------------------------------ what kind actions ask for
+
+    @property
+    def can_submit(self) -> bool:
+        return not self.read_only and self.workspace.capabilities.submit
+
+    def open_logs(self, job_name: str) -> None:
+        from tui.screens.logs import LogScreen
+
+        self.push_screen(LogScreen(job_name))
+
+    def open_submit(self, document: dict | None) -> None:
+        if not self.check_writable("submit"):
+            return
+        from tui.screens.submit import SubmitScreen
+
+        while len(self.screen_stack) > 1:  # a submit ends on the jobs table, the new job selected
+            self.pop_screen()
+        self.push_screen(SubmitScreen(document=document), self.main_screen.job_submitted)
+
+    def clone_job(self, job: Asset) -> None:
+        from tui.screens.submit import clone_document
+
+        assert isinstance(job, Job)
+        self.open_submit(clone_document(job))
+
+    def request_cancel(self, job: Asset) -> None:
+        """Ask, then cancel in a worker; the main table refreshes when it is done."""
+        assert isinstance(job, Job)
+        if not self.check_writable("cancel"):
+            return
+        if job.is_terminal:
+            self.notify(f"{job.name} is already {job.status}.", severity="warning", markup=False)
+            return
+        from tui.screens.modals import ConfirmScreen
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(lambda: self._cancel(job.name), thread=True, group="mutate", exit_on_error=False)
+
+        self.push_screen(ConfirmScreen(f"Cancel job [b]{job.name}[/b] ({job.status})?", yes="Cancel job",
+                                       no="Keep running"), confirmed)
+
+    def _cancel(self, name: str) -> None:
+        try:
+            job = self.workspace.cancel_job(name)
+        except Exception as exc:  # a worker of the app: report it like a screen's worker
+            self.call_from_thread(self.report_error, exc, group="mutate")
+            return
+        self.call_from_thread(self._cancelled, job)
+
+    def _cancelled(self, job: Job) -> None:
+        self.notify(f"{job.name}: {job.status}", title="cancel", markup=False)
+        self.main_screen.action_refresh()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # Keep Textual's theme and screenshot commands; "Quit" and "Keys" are ours already.
