@@ -21,7 +21,8 @@ from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 
-from tui.kinds import KIND_ORDER, KINDS
+from tui.config import Config
+from tui.kinds import KIND_ORDER, KINDS, all_actions
 from tui.workspace.base import Asset, BackendUnavailableError, Job, Workspace, WorkspaceError
 
 if TYPE_CHECKING:
@@ -94,13 +95,54 @@ class AmlTuiApp(App[int]):
         read_only: bool = False,
         job_template: Path | None = None,
         clock: Callable[[], float] = time.time,
+        config: Config | None = None,
     ) -> None:
         super().__init__()
+        self.config = config or Config(Path("(none)"))
         self.workspace = workspace  # thread-safe by contract: workers call it concurrently
         self.read_only = read_only or bool(getattr(workspace, "read_only", False))
         self.job_template = job_template
         self.clock = clock
         self.exit_after_first_frame = os.environ.get(EXIT_AFTER_FIRST_FRAME) == "1"
+        self.refresh_interval = self.config.refresh_interval
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)
+        if self.config.theme:
+            if self.config.theme in self.available_themes:
+                self.theme = self.config.theme
+            else:
+                self._startup_warning = (f"{self.config.path}: ui.theme: unknown theme {self.config.theme!r}; "
+                                         f"available: {', '.join(sorted(self.available_themes))}")
+
+    _startup_warning: str | None = None
+
+    def on_mount(self) -> None:
+        if self._startup_warning:
+            self.notify(self._startup_warning, severity="warning", timeout=10, markup=False)
+        if not self.config.keymap:
+            return  # checking it imports every screen: only when there is one
+        known = {b.id for b in self._all_binding_ids()} | {a.id for a in all_actions()}
+        unknown = sorted(set(self.config.keymap) - known)
+        if unknown:
+            self.notify(f"{self.config.path}: keymap: unknown binding ids: {', '.join(unknown)}",
+                        severity="warning", timeout=10, markup=False)
+
+    @staticmethod
+    def _all_binding_ids():
+        """Every binding of every screen and widget of ours (for checking the keymap)."""
+        from textual.binding import Binding
+
+        from tui.screens.detail import DetailScreen
+        from tui.screens.logs import LogScreen
+        from tui.screens.main import MainScreen
+        from tui.screens.modals import ConfirmScreen, HelpScreen, PromptScreen, TextScreen
+        from tui.screens.submit import SubmitScreen
+        from tui.widgets.asset_table import AssetTable
+        from tui.widgets.log_view import LogView
+
+        for cls in (AmlTuiApp, MainScreen, DetailScreen, LogScreen, SubmitScreen, AssetTable, LogView,
+                    ConfirmScreen, HelpScreen, PromptScreen, TextScreen):
+            yield from Binding.make_bindings(cls.BINDINGS)
 
     # ------------------------------------------------------------------ screens
 
@@ -219,15 +261,17 @@ def make_app(
     read_only: bool = False,
     job_template: Path | None = None,
     clock: Callable[[], float] = time.time,
+    config: Config | None = None,
 ) -> AmlTuiApp:
     """Build the app (tests use this; `run_app` runs it)."""
     if job_template is None:
         job_template = default_job_template()
-    return AmlTuiApp(workspace, read_only=read_only, job_template=job_template, clock=clock)
+    return AmlTuiApp(workspace, read_only=read_only, job_template=job_template, clock=clock, config=config)
 
 
-def run_app(workspace: Workspace, *, read_only: bool = False, job_template: Path | None = None) -> int:
+def run_app(workspace: Workspace, *, read_only: bool = False, job_template: Path | None = None,
+            config: Config | None = None) -> int:
     """Run the TUI until the user quits; returns the process exit code."""
-    app = make_app(workspace, read_only=read_only, job_template=job_template)
+    app = make_app(workspace, read_only=read_only, job_template=job_template, config=config)
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)

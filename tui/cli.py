@@ -62,10 +62,17 @@ COMPUTE_COLUMNS = [("Name", lambda d: d["name"]), ("Type", lambda d: d["type"]),
 # ---------------------------------------------------------------------------- workspace
 
 
-def open_workspace(args: argparse.Namespace):
+def open_workspace(args: argparse.Namespace, config=None):
+    """--local DIR, else $AML_TUI_HOME, else the config file's [workspace] local, else the
+    platform data dir."""
+    import os
+
     from .workspace.local import LocalWorkspace
 
-    return LocalWorkspace(args.local, read_only=getattr(args, "read_only", False))
+    root = args.local
+    if root is None and not os.environ.get("AML_TUI_HOME") and config is not None:
+        root = config.local_workspace
+    return LocalWorkspace(root, read_only=getattr(args, "read_only", False))
 
 
 def _load(path: str, overrides: list[str] | None = None) -> tuple[dict, Path, str]:
@@ -215,6 +222,11 @@ def compute_create(ws, args) -> int:
     return 0
 
 
+def config_show(ws, args) -> int:
+    _emit(args.config.to_dict(), args.output)
+    return 0
+
+
 def seed(ws, args) -> int:
     from .workspace.local.seed import seed_demo
 
@@ -302,6 +314,8 @@ def build_parser() -> argparse.ArgumentParser:
         show, list_ = _show_or_list(kind, VERSIONED_COLUMNS)
         command(sub, "list", list_, f"list {kind.value}").add_argument("-r", "--max-results", type=int)
         command(sub, "show", show, f"show a {gname}").add_argument("-n", "--name", required=True)
+    sub = group("config", f"the user config file ({'$'}{'AML_TUI_CONFIG'} or ~/.config/aml-tui/config.toml)")
+    command(sub, "show", config_show, "the effective configuration and where it was read from")
     p = groups.add_parser("seed", parents=[common], help="seed the local workspace with the demo assets")
     p.add_argument("--no-jobs", action="store_true", help="register assets only, submit no demo job")
     p.set_defaults(func=seed)
@@ -314,7 +328,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.local = getattr(args, "local", None)
     args.output = getattr(args, "output", "json")
     try:
-        ws = open_workspace(args)
+        from .config import load_config
+
+        args.config = load_config()
+        if args.group == "config":  # needs no workspace
+            return args.func(None, args)
+        ws = open_workspace(args, args.config)
         if args.group is None:
             return _run_app(ws, args)
         return args.func(ws, args)
@@ -337,7 +356,7 @@ def _run_app(ws, args) -> int:
             print(f"  {kind.value:<13} {n}")
         return 0
     template = Path(args.job_template) if args.job_template else None
-    return run_app(ws, read_only=args.read_only, job_template=template)
+    return run_app(ws, read_only=args.read_only, job_template=template, config=args.config)
 
 
 if __name__ == "__main__":

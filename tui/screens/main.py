@@ -43,10 +43,10 @@ from tui.workspace.base import ACTIVE_STATUSES, Asset, AssetKind, Job, Workspace
 if TYPE_CHECKING:
     from tui.app import AmlTuiApp
 
-# Auto-refresh, every second: the counts (a few COUNT queries) always; the whole listing only
-# when the current kind's count changed (a job submitted from the CLI, an asset registered);
-# and each active job on its own, so a 10,000-job table costs nothing while one job runs.
-TICK_S = 1.0
+# Auto-refresh, every `ui.refresh_interval` (config file; 1 s): the counts (a few COUNT queries)
+# always; the whole listing only when the current kind's count changed (a job submitted from the
+# CLI, an asset registered); and each active job on its own, so a 10,000-job table costs nothing
+# while one job runs.
 
 
 def describe_workspace(info: WorkspaceInfo, read_only: bool) -> str:
@@ -173,7 +173,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         self.show_kind(self.kind)
         self.load_info()
         self.load_counts()
-        self.set_interval(TICK_S, self._tick)
+        self.set_interval(self.app.refresh_interval, self._tick)
 
     # ------------------------------------------------------------------ workers
 
@@ -339,7 +339,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
             self._banner = False
 
     def _tick(self) -> None:
-        """Every second: repaint live durations, poll counts and active jobs (see TICK_S)."""
+        """Every tick: repaint live durations, poll counts and active jobs (see the comment at the top)."""
         table = self.table
         table.refresh_live()
         if self._banner or self._loading:
