@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.tui.conftest import text_of, wait_for
+from tests.tui.conftest import text_of, wait_for, wait_for_workers
 from tui.kinds import KIND_ORDER, KINDS
 from tui.screens.detail import DetailScreen
 from tui.screens.main import MainScreen
@@ -39,7 +39,8 @@ async def show(pilot, kind: AssetKind) -> None:
     main = pilot.app.screen
     assert isinstance(main, MainScreen)
     await pilot.press(str(KIND_ORDER.index(kind) + 1))
-    await wait_for(pilot, lambda: main.kind == kind and not main._loading, what=f"{kind} rows")
+    await wait_for(pilot, lambda: main.kind == kind, what=f"{kind} shown")
+    await wait_for_workers(pilot)
 
 
 async def test_every_kind_in_the_same_table(ws, tmp_path, app_factory):
@@ -122,7 +123,7 @@ async def test_sort_cycles_columns_and_keeps_the_cursor(ws, tmp_path, app_factor
         assert "sort: NAME ↓" in text_of(app.screen.query_one("#table-title"))  # the title says so
         # A refresh keeps the cursor on its key too.
         await pilot.press("r")
-        await wait_for(pilot, lambda: not app.screen._loading)
+        await wait_for_workers(pilot)
         assert table(app).cursor_key == "mnist-sample:1"
 
 
