@@ -282,8 +282,10 @@ def job_detail(data: DetailData, now: float | None = None) -> RenderableType:
     now = now or time.time()
     status = Text(job.status, style=_RICH_STATUS.get(STATUS_STYLES.get(job.status, ""), ""))
     error = job.get("error")
+    log_tail = None
     if isinstance(error, Mapping):
-        error = error.get("message")
+        log_tail = error.get("log_tail")
+        error = ": ".join(str(p) for p in (error.get("code"), error.get("message")) if p)
     parts: list[RenderableType] = [_props([
         ("name", job.name), ("display name", job.display_name), ("status", status),
         ("type", job.type), ("experiment", job.experiment_name), ("compute", job.compute),
@@ -292,6 +294,9 @@ def job_detail(data: DetailData, now: float | None = None) -> RenderableType:
         ("ended", format_time(job.end_time)), ("duration", format_duration(job.duration(now))),
         ("command", job.get("command")), ("error", error),
     ])]
+    if log_tail:
+        # Why it failed is usually in the last lines the command printed.
+        parts += [_section("last lines of the log (l for the whole log)"), Text(str(log_tail), style="dim")]
     for section in ("inputs", "outputs"):
         values = job.get(section)
         if isinstance(values, Mapping) and values:

@@ -254,7 +254,12 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         self._cache[message.kind] = (message.rows, message.orders)
         empty = message.note or self._empty_message()
         table.set_rows(message.rows, empty_message=empty, children=message.children, orders=message.orders)
-        if self._select_after_load and table.move_to_key(self._select_after_load):
+        key = self._select_after_load
+        if key and not table.move_to_key(key) and table.filter_text and any(r.key == key for r in message.rows):
+            # The new job is hidden by the filter: the user asked to see it, so drop the filter.
+            table.set_filter("")
+            self.notify(f"Filter cleared to show {key}.", markup=False)
+        if key and table.move_to_key(key):
             self._select_after_load = None
         self._update_title()
 
@@ -319,7 +324,8 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
     def _update_title(self) -> None:
         # Text, not markup: the filter is user input and may hold brackets.
         table = self.table
-        title = Text.assemble((self.spec.title, "bold"), f" {len(table.rows):,}/{table.total_rows:,}")
+        shown = sum(1 for r in table.rows if r.depth == 0)
+        title = Text.assemble((self.spec.title, "bold"), f" {shown:,} of {table.total_rows:,}")
         if table.filter_text:
             title.append(f"  ·  filter: {table.filter_text}")
             if table.filter_error:

@@ -11,7 +11,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 
 if TYPE_CHECKING:
     from tui.workspace.base import Asset
@@ -82,6 +82,7 @@ class TextScreen(ModalScreen[None]):
             yield Label(f"[b]{self.title_text}[/b]   [dim]esc to close[/dim]")
             with VerticalScroll(id="text-body"):
                 yield Static(self.body, id="text")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#text-body").focus()
