@@ -65,7 +65,11 @@ COMPUTE_COLUMNS = [("Name", lambda d: d["name"]), ("Type", lambda d: d["type"]),
 def open_workspace(args: argparse.Namespace):
     from .workspace.local import LocalWorkspace
 
-    return LocalWorkspace(args.local, read_only=getattr(args, "read_only", False))
+    try:
+        return LocalWorkspace(args.local, read_only=getattr(args, "read_only", False))
+    except OSError as exc:  # --local names a file, or a folder we may not write to
+        raise InvalidSpecError(f"cannot open a local workspace in {exc.filename or args.local}: "
+                               f"{exc.strerror or exc}", field="--local") from None
 
 
 def _load(path: str, overrides: list[str] | None = None) -> tuple[dict, Path, str]:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import run_cli, write
 
 
 def rows(root: Path, table: str) -> list[tuple]:
@@ -115,3 +115,10 @@ def test_set_with_an_alias_bomb_is_refused(cli, ws_root, tmp_path):
     r = cli("job", "create", "--file", str(jobfile), "--set", "tags.x=" + bomb)
     refused(r, "tags.x: --set: ", "aliases (*name) are expanded")
     assert rows(ws_root, "jobs") == [] and listing(ws_root / "jobs") == []
+
+
+def test_local_pointing_into_a_file_is_refused(tmp_path):
+    afile = write(tmp_path / "afile", "not a folder")
+    r = run_cli("--local", str(afile / "ws"), "job", "list")
+    refused(r, "--local: cannot open a local workspace in ", "Not a directory")
+    assert afile.read_text() == "not a folder"
