@@ -15,7 +15,6 @@ async def test_submit_while_filtered_shows_and_selects_the_new_job(ws, app_facto
     ws.wait_for_job(old, timeout=30)
     app = app_factory()
     async with app.run_test(size=(160, 48)) as pilot:
-        main = app.screen
         await wait_for(pilot, lambda: main_table(app).cursor_key == old)
         await pilot.press("slash", *"old-one", "enter")
         assert [r.key for r in main_table(app).rows] == [old]
