@@ -33,13 +33,16 @@ EXIT_AFTER_FIRST_FRAME = "AML_TUI_EXIT_AFTER_FIRST_FRAME"
 
 
 def default_job_template(cwd: Path | None = None) -> Path | None:
-    """`trainer/job.yml` under the cwd or any parent (the repo root), if there is one."""
+    """`trainer/job.yml` under the cwd or any parent (a project of the user's), else the
+    bundled trainer's job, so `n` is prefilled from any folder."""
+    from tui.bundle import trainer_job
+
     here = (cwd or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / "trainer" / "job.yml"
         if candidate.is_file():
             return candidate
-    return None
+    return trainer_job()
 
 
 class AmlCommands(Provider):
