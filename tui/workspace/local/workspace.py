@@ -34,7 +34,7 @@ from ..base import (
     WorkspaceInfo,
 )
 from ..redact import mask_env
-from . import jobstore, tracking
+from . import files, jobstore, tracking
 from .catalog import connect, transaction
 
 DEFAULT_COMPUTE = "local"
@@ -73,6 +73,7 @@ class LocalWorkspace(Workspace):
     def __init__(self, root: Path | str | None = None, *, read_only: bool = False):
         self.root = Path(root).expanduser().resolve() if root else default_root().resolve()
         self.read_only = read_only
+        files.owner_only()  # before anything is created: the root and all inside it are private
         for sub in ("jobs", "datastore", "envs", "artifacts"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         # One SQLite connection per thread: the UI calls from several workers at once, and a
