@@ -13,7 +13,8 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO, write
+from tests.conftest import REPO, run_cli, write
+from tui.workspace.base import NotFoundError
 from tui.workspace.redact import MASK
 
 
@@ -124,3 +125,33 @@ def test_a_failed_jobs_error_never_shows_its_secrets(cli, ws_root, tmp_path):
         for secret in (password, token, jwt):
             assert secret not in text
     assert "ZED_SECRET=inline-literal-secret" not in lifecycle and f"ZED_SECRET={MASK}" in lifecycle
+
+
+def test_the_end_of_a_log_cut_inside_a_character_is_shown_once_the_job_ended(ws, tmp_path):
+    from tui.widgets.log_tail import LogTail
+
+    release = tmp_path / "release"
+    job = ws.create_job({"command": f"printf 'ab\\xc3'; while [ ! -e {release} ]; do sleep 0.05; done"},
+                        base_dir=tmp_path, source="job.yml")
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if ws.read_log(job.name, "user_logs/std_log.txt").text == "ab":
+                break
+        except NotFoundError:  # not started yet
+            pass
+        time.sleep(0.05)
+    chunk = ws.read_log(job.name, "user_logs/std_log.txt")
+    assert (chunk.text, chunk.next_offset, chunk.final) == ("ab", 2, False)  # the rest may still come
+    release.touch()
+    assert ws.wait_for_job(job.name, 60).status == "Completed"
+    chunk = ws.read_log(job.name, "user_logs/std_log.txt", chunk.next_offset)
+    assert (chunk.text, chunk.next_offset, chunk.final) == ("\ufffd", 3, True)
+    assert ws.read_log(job.name, "user_logs/std_log.txt", 3).final
+    lines: list[str] = []
+    tail = LogTail(ws, job.name, "user_logs/std_log.txt")
+    while tail.read(lines):
+        pass
+    assert (lines, tail.partial) == ([], "ab\ufffd")  # what the app's log view shows
+    r = run_cli("job", "stream", "--name", job.name, root=ws.root)
+    assert r.returncode == 0 and r.stdout.endswith("\nab\ufffd")
