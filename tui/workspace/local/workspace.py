@@ -35,7 +35,7 @@ from ..base import (
     WorkspaceInfo,
 )
 from ..redact import mask_env
-from . import jobstore, tracking
+from . import files, jobstore, tracking
 from .catalog import connect, transaction
 
 DEFAULT_COMPUTE = "local"
@@ -77,6 +77,7 @@ class LocalWorkspace(Workspace):
     def __init__(self, root: Path | str | None = None, *, read_only: bool = False):
         self.root = Path(root).expanduser().resolve() if root else default_root().resolve()
         self.read_only = read_only
+        files.owner_only()  # before anything is created: the root and all inside it are private
         for sub in ("jobs", "datastore", "envs", "artifacts"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         # One SQLite connection per thread: the UI calls from several workers at once, and a
@@ -543,12 +544,18 @@ class LocalWorkspace(Workspace):
         if rel.is_absolute() or ".." in rel.parts or rel.parts[:1] not in (("user_logs",), ("system_logs",)):
             raise NotFoundError(f"log file {file!r} is not a log of job {name!r}")
         path = d / rel
+        # Asked before reading: a job that had ended then writes no more, so a read to the end
+        # has all of the file.
+        ended = self._conn.execute("SELECT status FROM jobs WHERE name = ?", (name,)).fetchone()[0] \
+            in TERMINAL_STATUSES
         try:
             with open(path, "rb") as f:
                 f.seek(offset)
                 data = f.read(max_bytes)
         except FileNotFoundError:
             raise NotFoundError(f"job {name!r} has no log file {file!r}") from None
+        if ended and len(data) < max_bytes:
+            return LogChunk(file, offset, offset + len(data), data.decode("utf-8", "replace"), final=True)
         # Never split a multi-byte character: hold back an incomplete tail for the next read.
         cut = len(data)
         for back in range(1, min(4, len(data)) + 1):
