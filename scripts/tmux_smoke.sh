@@ -48,8 +48,14 @@ YAML
 "$BIN" --local "$WS/ws" -o table job create -f "$WS/job.yml" -n "$JOB" --stream >/dev/null 2>&1 \
     || fail "could not submit the smoke job"
 
+cat > "$WS/template.yml" <<'YAML'
+command: echo second
+display_name: second-job
+experiment_name: other
+YAML
+
 tmux new-session -d -s "$SESSION" -x 160 -y 48 \
-    "cd '$WS' && '$BIN' --local '$WS/ws'; echo \"EXIT \$?\"; sleep 30"
+    "cd '$WS' && '$BIN' --local '$WS/ws' --job-template '$WS/template.yml'; echo \"EXIT \$?\"; sleep 30"
 
 wait_for "aml-tui  │  local" 10
 wait_for "$JOB" 10
@@ -57,27 +63,28 @@ wait_for "Completed"
 
 # Command mode switches kinds; the sidebar counts jobs.
 keys ":"; keys "env"; keys Enter
-wait_for "Environments 0/0"
+wait_for "Environments 0 of 0"
 keys ":"; keys "comp"; keys Tab; keys Enter
-wait_for "Compute 1/1"
+wait_for "Compute 1 of 1"
 keys ":"; keys "jobs"; keys Enter
-wait_for "Jobs 1/1"
+wait_for "Jobs 1 of 1"
 
 # The log of the job.
 keys l
 wait_for "smoke line 3"
 wait_for "ended"
 keys Escape
-wait_for "Jobs 1/1"
+wait_for "Jobs 1 of 1"
 
 # Filter: a match, then none.
 keys /; keys "smoke"; keys Enter
 wait_for "filter: smoke"
 wait_for "$JOB"
 keys /; keys C-u; keys "nothing-matches"; keys Enter
-wait_for "Jobs 0/1"
+wait_for "Jobs 0 of 1"
+wait_for "Nothing matches 'nothing-matches'"
 keys Escape
-wait_for "Jobs 1/1"
+wait_for "Jobs 1 of 1"
 
 # Details, help, the submit form.
 keys Enter
@@ -89,7 +96,18 @@ keys Escape
 keys n
 wait_for "New command job"
 keys Escape
-wait_for "Jobs 1/1"
+wait_for "Jobs 1 of 1"
+
+# Submit while a filter hides the new job: the filter gives way and the new job is selected.
+keys /; keys C-u; keys "smoke-tests"; keys Enter
+wait_for "filter: smoke-tests"
+keys n
+wait_for "New command job"
+wait_for "valid" 10
+keys C-s
+wait_for "Filter cleared" 10
+wait_for "Jobs 2 of 2"
+wait_for "display name  second-job" 10
 
 keys q
 wait_for "EXIT 0" 10

@@ -15,7 +15,9 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.fixture(autouse=True)
 def _isolated_home(tmp_path_factory, monkeypatch):
     # Never touch a developer's real workspace.
-    monkeypatch.setenv("AML_TUI_HOME", str(tmp_path_factory.mktemp("home") / "ws"))
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("AML_TUI_HOME", str(home / "ws"))
+    monkeypatch.setenv("AML_TUI_CONFIG", str(home / "config.toml"))  # nor their config file
     monkeypatch.setenv("AML_TUI_CANCEL_GRACE", "2")
 
 

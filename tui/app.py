@@ -20,10 +20,10 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
-from textual.worker import Worker, WorkerState
 
-from tui.kinds import KIND_ORDER, KINDS
-from tui.workspace.base import BackendUnavailableError, Workspace, WorkspaceError
+from tui.config import Config
+from tui.kinds import KIND_ORDER, KINDS, all_actions
+from tui.workspace.base import Asset, BackendUnavailableError, Job, Workspace, WorkspaceError
 
 if TYPE_CHECKING:
     from tui.screens.main import MainScreen
@@ -33,25 +33,16 @@ EXIT_AFTER_FIRST_FRAME = "AML_TUI_EXIT_AFTER_FIRST_FRAME"
 
 
 def default_job_template(cwd: Path | None = None) -> Path | None:
-    """`trainer/job.yml` under the cwd or any parent (the repo root), if there is one."""
+    """`trainer/job.yml` under the cwd or any parent (a project of the user's), else the
+    bundled trainer's job, so `n` is prefilled from any folder."""
+    from tui.bundle import trainer_job
+
     here = (cwd or Path.cwd()).resolve()
     for folder in (here, *here.parents):
         candidate = folder / "trainer" / "job.yml"
         if candidate.is_file():
             return candidate
-    return None
-
-
-class ReportsWorkerErrors:
-    """Mixin for screens that run workers: a failed worker becomes a notification.
-
-    Textual sends `Worker.StateChanged` only to the node that started the worker (it does
-    not bubble), so each screen forwards it to the app's single `report_error`.
-    """
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.state == WorkerState.ERROR and event.worker.error is not None:
-            self.app.report_error(event.worker.error, group=event.worker.group)  # type: ignore[attr-defined]
+    return trainer_job()
 
 
 class AmlCommands(Provider):
@@ -64,8 +55,15 @@ class AmlCommands(Provider):
             spec = KINDS[kind]
             yield f"Show {spec.title.lower()}", (lambda k=kind: app.go_to_kind(k)), f":{spec.aliases[0]}"
         yield "Refresh", lambda: app.main_screen.action_refresh(), "Reload the current view (r)"
-        yield "New job", lambda: app.main_screen.action_new_job(), "Submit a command job (n)"
-        yield "Help", app.action_help, "Every key binding (?)"
+        if app.can_submit:
+            yield "New job", lambda: app.open_submit(None), "Submit a command job (n)"
+        # The current kind's actions on the selected row, as its keys allow them.
+        main = app.main_screen
+        for action in main.current_spec().actions:
+            if main.kind_action_allowed(action):
+                yield (f"{action.description} ({main.current_spec().title.lower()})",
+                       (lambda a=action.id: main.action_kind_action(a)), f"{action.key_display or action.key}")
+        yield "Help", app.action_help, "The keys of this screen (?)"
 
     async def discover(self) -> Hits:
         for name, callback, help_text in self._commands():
@@ -100,13 +98,54 @@ class AmlTuiApp(App[int]):
         read_only: bool = False,
         job_template: Path | None = None,
         clock: Callable[[], float] = time.time,
+        config: Config | None = None,
     ) -> None:
         super().__init__()
+        self.config = config or Config(Path("(none)"))
         self.workspace = workspace  # thread-safe by contract: workers call it concurrently
         self.read_only = read_only or bool(getattr(workspace, "read_only", False))
         self.job_template = job_template
         self.clock = clock
         self.exit_after_first_frame = os.environ.get(EXIT_AFTER_FIRST_FRAME) == "1"
+        self.refresh_interval = self.config.refresh_interval
+        if self.config.keymap:
+            self.set_keymap(self.config.keymap)
+        if self.config.theme:
+            if self.config.theme in self.available_themes:
+                self.theme = self.config.theme
+            else:
+                self._startup_warning = (f"{self.config.path}: ui.theme: unknown theme {self.config.theme!r}; "
+                                         f"available: {', '.join(sorted(self.available_themes))}")
+
+    _startup_warning: str | None = None
+
+    def on_mount(self) -> None:
+        if self._startup_warning:
+            self.notify(self._startup_warning, severity="warning", timeout=10, markup=False)
+        if not self.config.keymap:
+            return  # checking it imports every screen: only when there is one
+        known = {b.id for b in self._all_binding_ids()} | {a.id for a in all_actions()}
+        unknown = sorted(set(self.config.keymap) - known)
+        if unknown:
+            self.notify(f"{self.config.path}: keymap: unknown binding ids: {', '.join(unknown)}",
+                        severity="warning", timeout=10, markup=False)
+
+    @staticmethod
+    def _all_binding_ids():
+        """Every binding of every screen and widget of ours (for checking the keymap)."""
+        from textual.binding import Binding
+
+        from tui.screens.detail import DetailScreen
+        from tui.screens.logs import LogScreen
+        from tui.screens.main import MainScreen
+        from tui.screens.modals import ConfirmScreen, HelpScreen, PromptScreen, TextScreen
+        from tui.screens.submit import SubmitScreen
+        from tui.widgets.asset_table import AssetTable
+        from tui.widgets.log_view import LogView
+
+        for cls in (AmlTuiApp, MainScreen, DetailScreen, LogScreen, SubmitScreen, AssetTable, LogView,
+                    ConfirmScreen, HelpScreen, PromptScreen, TextScreen):
+            yield from Binding.make_bindings(cls.BINDINGS)
 
     # ------------------------------------------------------------------ screens
 
@@ -133,7 +172,62 @@ class AmlTuiApp(App[int]):
         from tui.screens.modals import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.screen))
+
+    # ------------------------------------------------------------------ what kind actions ask for
+
+    @property
+    def can_submit(self) -> bool:
+        return not self.read_only and self.workspace.capabilities.submit
+
+    def open_logs(self, job_name: str) -> None:
+        from tui.screens.logs import LogScreen
+
+        self.push_screen(LogScreen(job_name))
+
+    def open_submit(self, document: dict | None) -> None:
+        if not self.check_writable("submit"):
+            return
+        from tui.screens.submit import SubmitScreen
+
+        while len(self.screen_stack) > 1:  # a submit ends on the jobs table, the new job selected
+            self.pop_screen()
+        self.push_screen(SubmitScreen(document=document), self.main_screen.job_submitted)
+
+    def clone_job(self, job: Asset) -> None:
+        from tui.screens.submit import clone_document
+
+        assert isinstance(job, Job)
+        self.open_submit(clone_document(job))
+
+    def request_cancel(self, job: Asset) -> None:
+        """Ask, then cancel in a worker; the main table refreshes when it is done."""
+        assert isinstance(job, Job)
+        if not self.check_writable("cancel"):
+            return
+        if job.is_terminal:
+            self.notify(f"{job.name} is already {job.status}.", severity="warning", markup=False)
+            return
+        from tui.screens.modals import ConfirmScreen
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self.run_worker(lambda: self._cancel(job.name), thread=True, group="mutate", exit_on_error=False)
+
+        self.push_screen(ConfirmScreen(f"Cancel job [b]{job.name}[/b] ({job.status})?", yes="Cancel job",
+                                       no="Keep running"), confirmed)
+
+    def _cancel(self, name: str) -> None:
+        try:
+            job = self.workspace.cancel_job(name)
+        except Exception as exc:  # a worker of the app: report it like a screen's worker
+            self.call_from_thread(self.report_error, exc, group="mutate")
+            return
+        self.call_from_thread(self._cancelled, job)
+
+    def _cancelled(self, job: Job) -> None:
+        self.notify(f"{job.name}: {job.status}", title="cancel", markup=False)
+        self.main_screen.action_refresh()
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # Keep Textual's theme and screenshot commands; "Quit" and "Keys" are ours already.
@@ -170,15 +264,17 @@ def make_app(
     read_only: bool = False,
     job_template: Path | None = None,
     clock: Callable[[], float] = time.time,
+    config: Config | None = None,
 ) -> AmlTuiApp:
     """Build the app (tests use this; `run_app` runs it)."""
     if job_template is None:
         job_template = default_job_template()
-    return AmlTuiApp(workspace, read_only=read_only, job_template=job_template, clock=clock)
+    return AmlTuiApp(workspace, read_only=read_only, job_template=job_template, clock=clock, config=config)
 
 
-def run_app(workspace: Workspace, *, read_only: bool = False, job_template: Path | None = None) -> int:
+def run_app(workspace: Workspace, *, read_only: bool = False, job_template: Path | None = None,
+            config: Config | None = None) -> int:
     """Run the TUI until the user quits; returns the process exit code."""
-    app = make_app(workspace, read_only=read_only, job_template=job_template)
+    app = make_app(workspace, read_only=read_only, job_template=job_template, config=config)
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)

@@ -62,10 +62,21 @@ COMPUTE_COLUMNS = [("Name", lambda d: d["name"]), ("Type", lambda d: d["type"]),
 # ---------------------------------------------------------------------------- workspace
 
 
-def open_workspace(args: argparse.Namespace):
+def open_workspace(args: argparse.Namespace, config=None):
+    """--local DIR, else $AML_TUI_HOME, else the config file's [workspace] local, else the
+    platform data dir."""
+    import os
+
     from .workspace.local import LocalWorkspace
 
-    return LocalWorkspace(args.local, read_only=getattr(args, "read_only", False))
+    root = args.local
+    if root is None and not os.environ.get("AML_TUI_HOME") and config is not None:
+        root = config.local_workspace
+    try:
+        return LocalWorkspace(root, read_only=getattr(args, "read_only", False))
+    except OSError as exc:  # --local names a file, or a folder we may not write to
+        raise InvalidSpecError(f"cannot open a local workspace in {exc.filename or root}: "
+                               f"{exc.strerror or exc}", field="--local") from None
 
 
 def _load(path: str, overrides: list[str] | None = None) -> tuple[dict, Path, str]:
@@ -83,7 +94,7 @@ def _load(path: str, overrides: list[str] | None = None) -> tuple[dict, Path, st
 
 def job_create(ws, args) -> int:
     document, base, source = _load(args.file, args.set)
-    if args.name:
+    if args.name is not None:  # `--name ""` is a bad name, not "no name"
         document["name"] = args.name
     job = ws.create_job(document, base_dir=base, source=source)
     if args.stream:
@@ -215,6 +226,11 @@ def compute_create(ws, args) -> int:
     return 0
 
 
+def config_show(ws, args) -> int:
+    _emit(args.config.to_dict(), args.output)
+    return 0
+
+
 def seed(ws, args) -> int:
     from .workspace.local.seed import seed_demo
 
@@ -224,6 +240,19 @@ def seed(ws, args) -> int:
 
 
 # ---------------------------------------------------------------------------- parser
+
+
+def _count(text: str) -> int:
+    """--max-results: a positive integer that SQLite's LIMIT can take."""
+    from .workspace.spec import MAX_INT
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text[:40]!r}") from None
+    if not 1 <= value <= MAX_INT:
+        raise argparse.ArgumentTypeError(f"expected an integer from 1 to {MAX_INT}, got {text[:40]}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -260,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=JOB_STATUSES, metavar="STATUS", help="one of: " + ", ".join(JOB_STATUSES))
     p.add_argument("--experiment-name", help="only jobs of this experiment")
     p.add_argument("-p", "--parent-job-name", help="the child jobs (trials) of this job")
-    p.add_argument("-r", "--max-results", type=int, help="at most this many (default: all)")
+    p.add_argument("-r", "--max-results", type=_count, help="at most this many (default: all)")
     for name, func, help in (("show", job_show, "show a job"), ("stream", job_stream, "follow a job's log"),
                              ("cancel", job_cancel, "cancel a job")):
         p = command(jobs, name, func, help)
@@ -282,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = command(sub, "list", list_, f"list {gname}")
         if versioned:
             p.add_argument("-n", "--name", help="list the versions of one asset")
-        p.add_argument("-r", "--max-results", type=int)
+        p.add_argument("-r", "--max-results", type=_count)
         p = command(sub, "show", show, f"show {gname}")
         p.add_argument("-n", "--name", required=True)
         if versioned:
@@ -300,8 +329,10 @@ def build_parser() -> argparse.ArgumentParser:
     for gname, kind in (("model", AssetKind.MODELS), ("online-endpoint", AssetKind.ENDPOINTS)):
         sub = group(gname, f"{kind.value}: list, show")
         show, list_ = _show_or_list(kind, VERSIONED_COLUMNS)
-        command(sub, "list", list_, f"list {kind.value}").add_argument("-r", "--max-results", type=int)
+        command(sub, "list", list_, f"list {kind.value}").add_argument("-r", "--max-results", type=_count)
         command(sub, "show", show, f"show a {gname}").add_argument("-n", "--name", required=True)
+    sub = group("config", f"the user config file ({'$'}{'AML_TUI_CONFIG'} or ~/.config/aml-tui/config.toml)")
+    command(sub, "show", config_show, "the effective configuration and where it was read from")
     p = groups.add_parser("seed", parents=[common], help="seed the local workspace with the demo assets")
     p.add_argument("--no-jobs", action="store_true", help="register assets only, submit no demo job")
     p.set_defaults(func=seed)
@@ -314,7 +345,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.local = getattr(args, "local", None)
     args.output = getattr(args, "output", "json")
     try:
-        ws = open_workspace(args)
+        from .config import load_config
+
+        args.config = load_config()
+        if args.group == "config":  # needs no workspace
+            return args.func(None, args)
+        ws = open_workspace(args, args.config)
         if args.group is None:
             return _run_app(ws, args)
         return args.func(ws, args)
@@ -337,7 +373,7 @@ def _run_app(ws, args) -> int:
             print(f"  {kind.value:<13} {n}")
         return 0
     template = Path(args.job_template) if args.job_template else None
-    return run_app(ws, read_only=args.read_only, job_template=template)
+    return run_app(ws, read_only=args.read_only, job_template=template, config=args.config)
 
 
 if __name__ == "__main__":

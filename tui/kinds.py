@@ -282,8 +282,10 @@ def job_detail(data: DetailData, now: float | None = None) -> RenderableType:
     now = now or time.time()
     status = Text(job.status, style=_RICH_STATUS.get(STATUS_STYLES.get(job.status, ""), ""))
     error = job.get("error")
+    log_tail = None
     if isinstance(error, Mapping):
-        error = error.get("message")
+        log_tail = error.get("log_tail")
+        error = ": ".join(str(p) for p in (error.get("code"), error.get("message")) if p)
     parts: list[RenderableType] = [_props([
         ("name", job.name), ("display name", job.display_name), ("status", status),
         ("type", job.type), ("experiment", job.experiment_name), ("compute", job.compute),
@@ -292,6 +294,9 @@ def job_detail(data: DetailData, now: float | None = None) -> RenderableType:
         ("ended", format_time(job.end_time)), ("duration", format_duration(job.duration(now))),
         ("command", job.get("command")), ("error", error),
     ])]
+    if log_tail:
+        # Why it failed is usually in the last lines the command printed.
+        parts += [_section("last lines of the log (l for the whole log)"), Text(str(log_tail), style="dim")]
     for section in ("inputs", "outputs"):
         values = job.get(section)
         if isinstance(values, Mapping) and values:
@@ -350,6 +355,46 @@ def _list_all(ws: Workspace, kind: AssetKind) -> list[Asset]:
             return items
 
 
+def _always(caps: Capabilities, asset: Asset | None, read_only: bool) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class KindAction:
+    """One key a kind adds to browse/describe/YAML (k9s's extenders): `l` logs on jobs.
+
+    Screens bind every registered action generically; the footer, `?` and the palette show
+    an action only where `enabled(capabilities, asset, read_only)` holds for the current kind
+    (`asset` is None when asked for the footer: only the kind and the mode decide there).
+    `run(app, asset)` asks the app for what it needs (`open_logs`, `request_cancel`, ...), so
+    this registry never imports a screen.
+    """
+
+    key: str
+    id: str  # the binding id (`jobs.logs`): the keymap in the config file rebinds by id
+    description: str
+    run: Callable[[Any, Asset], None]
+    enabled: Callable[[Capabilities, Asset | None, bool], bool] = _always
+    key_display: str | None = None
+    show: bool = True  # in the footer (always in `?` and the palette)
+
+
+def _is_job(asset: Asset | None) -> bool:
+    return asset is None or isinstance(asset, Job)
+
+
+JOB_ACTIONS: tuple[KindAction, ...] = (
+    KindAction("l", "jobs.logs", "Logs", lambda app, job: app.open_logs(job.name),
+               enabled=lambda caps, a, ro: _is_job(a)),
+    KindAction("c", "jobs.cancel", "Cancel job", lambda app, job: app.request_cancel(job),
+               enabled=lambda caps, a, ro: caps.cancel and not ro and _is_job(a)),
+    KindAction("C", "jobs.clone", "Clone job", lambda app, job: app.clone_job(job),
+               enabled=lambda caps, a, ro: caps.submit and not ro and _is_job(a), key_display="C"),
+    KindAction("e,space", "jobs.expand", "Expand trials", lambda app, job: app.main_screen.toggle_trials(job),
+               enabled=lambda caps, a, ro: a is None or getattr(a, "type", None) == "sweep", show=False),
+)
+
+
 @dataclass(frozen=True)
 class KindSpec:
     """Everything the UI knows about one asset kind."""
@@ -360,8 +405,8 @@ class KindSpec:
     columns: tuple[Column, ...]
     detail: Callable[[DetailData], RenderableType] = generic_detail
     load_detail: Callable[[Workspace, Asset], DetailData] = load_plain_detail
-    # Extra actions this kind offers beyond browse/describe/YAML: "logs", "cancel", "clone".
-    actions: frozenset[str] = frozenset()
+    # Keys this kind offers beyond browse/describe/YAML (see KindAction).
+    actions: tuple[KindAction, ...] = ()
     # Whether a backend supports the kind; if not, the table stays empty with `unavailable`.
     available: Callable[[Capabilities], bool] = lambda caps: True
     unavailable: str = ""
@@ -376,6 +421,9 @@ class KindSpec:
     def load(self, ws: Workspace) -> list[Asset]:
         return _list_all(ws, self.kind)
 
+    def action(self, action_id: str) -> KindAction | None:
+        return next((a for a in self.actions if a.id == action_id), None)
+
 
 KINDS: dict[AssetKind, KindSpec] = {
     spec.kind: spec
@@ -383,7 +431,7 @@ KINDS: dict[AssetKind, KindSpec] = {
         KindSpec(
             AssetKind.JOBS, "Jobs", ("jobs", "job", "j"), JOB_COLUMNS,
             detail=job_detail, load_detail=load_job_detail,
-            actions=frozenset({"logs", "cancel", "clone", "expand"}),
+            actions=JOB_ACTIONS,
         ),
         KindSpec(
             AssetKind.DATA, "Data", ("data", "dataset", "d"),
@@ -424,6 +472,15 @@ KIND_ORDER: tuple[AssetKind, ...] = (
     AssetKind.JOBS, AssetKind.DATA, AssetKind.ENVIRONMENTS, AssetKind.COMPUTE,
     AssetKind.MODELS, AssetKind.ENDPOINTS,
 )
+
+
+def all_actions() -> list[KindAction]:
+    """Every registered action once (screens bind them all; `check_action` picks per kind)."""
+    seen: dict[str, KindAction] = {}
+    for kind in KIND_ORDER:
+        for action in KINDS[kind].actions:
+            seen.setdefault(action.id, action)
+    return list(seen.values())
 
 
 def resolve_kind(word: str) -> KindSpec | None:

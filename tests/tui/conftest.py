@@ -44,6 +44,19 @@ async def wait_for(pilot, predicate: Callable[[], object], timeout: float = 15.0
         await pilot.pause(0.05)
 
 
+async def wait_for_workers(pilot, timeout: float = 15.0) -> None:
+    """Until every worker the app has started is done and the messages they posted are
+    handled (the public way to wait for rows, details and counts to land)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        await pilot.pause(0.02)
+        if all(w.is_finished for w in pilot.app.workers):
+            await pilot.pause(0.02)  # the last worker's message
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"workers still running: {[w.name for w in pilot.app.workers]}")
+
+
 def run_job(ws, command: str, **fields) -> str:
     """Submit a command job through the real workspace; returns its name."""
     document = {"command": command, **fields}

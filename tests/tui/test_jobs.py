@@ -199,24 +199,6 @@ async def test_cancel_asks_first(ws, app_factory):
     assert ws.get_job(name).status == "Canceled"
 
 
-async def test_read_only_disables_every_mutation(ws, app_factory):
-    name = run_job(ws, "sleep 30")
-    app = app_factory(read_only=True)
-    async with app.run_test(size=(160, 48)) as pilot:
-        await wait_for(pilot, lambda: row_of(app, name) is not None)
-        assert "READ-ONLY" in text_of(app.screen.query_one("#header"))
-        for key in ("c", "n", "C"):
-            await pilot.press(key)
-            assert isinstance(app.screen, MainScreen), key
-        notes = [n.message for n in app._notifications]
-        assert sum("Read-only" in m for m in notes) == 3
-        # Reading still works.
-        await pilot.press("l")
-        assert isinstance(app.screen, LogScreen)
-    assert ws.get_job(name).status in ACTIVE_STATUSES
-    ws.cancel_job(name)
-
-
 async def test_failures_are_notifications_not_crashes(ws, app_factory):
     app = app_factory()
     async with app.run_test(size=(160, 48)) as pilot:

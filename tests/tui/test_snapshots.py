@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import install_mlflow_store
-from tests.tui.conftest import JOB_TEMPLATE, text_of, wait_for
+from tests.tui.conftest import JOB_TEMPLATE, text_of, wait_for, wait_for_workers
 from tui.app import make_app
 from tui.screens.logs import LogScreen
 from tui.screens.main import MainScreen
@@ -62,9 +62,11 @@ def settle(*keys: str, until=None, blur: bool = False):
 
     async def run_before(pilot) -> None:
         main = pilot.app.screen_stack[0]
-        await wait_for(pilot, lambda: isinstance(main, MainScreen) and not main._loading)
+        await wait_for(pilot, lambda: isinstance(main, MainScreen) and bool(main.query("#table"))
+                       and main.table.empty_message != "Loading…")
+        await wait_for_workers(pilot)
         await pilot.press(*keys)
-        await wait_for(pilot, lambda: not main._loading)
+        await wait_for_workers(pilot)
         if until is not None:
             await wait_for(pilot, lambda: until(pilot.app))
         if blur:

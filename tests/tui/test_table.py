@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.app import App, ComposeResult
 
-from tests.tui.conftest import wait_for
+from tests.tui.conftest import wait_for, wait_for_workers
 from tui.kinds import KINDS, build_rows
 from tui.widgets.asset_table import AssetTable
 from tui.workspace.base import AssetKind, Job
@@ -85,7 +85,7 @@ async def test_a_job_submitted_elsewhere_appears_by_itself(ws, other, app_factor
     app = app_factory()
     async with app.run_test(size=(160, 48)) as pilot:
         table = app.screen.query_one(AssetTable)
-        await wait_for(pilot, lambda: not app.screen._loading)
+        await wait_for_workers(pilot)
         assert table.total_rows == 0
         name = other.create_job({"command": "echo from the CLI"}, base_dir=other.root, source="cli").name
         await wait_for(pilot, lambda: table.cursor_key == name, what="the new job's row")

@@ -18,8 +18,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from tui.app import ReportsWorkerErrors
 from tui.kinds import DetailData, KindSpec, render_detail
+from tui.screens.base import KindActions, ReportsWorkerErrors, kind_action_bindings
 from tui.widgets.charts import block_chart
 from tui.workspace.base import Asset, Job, MetricPoint
 
@@ -36,16 +36,14 @@ def metric_plots(metrics: Mapping[str, Sequence[MetricPoint]], width: int) -> Re
     return Group(*charts)
 
 
-class DetailScreen(ReportsWorkerErrors, Screen):
+class DetailScreen(ReportsWorkerErrors, KindActions, Screen):
     app: "AmlTuiApp"
 
     BINDINGS = [
         Binding("escape,q", "app.pop_screen", "Back", id="detail.back"),
-        Binding("l", "logs", "Logs", id="detail.logs"),
         Binding("y", "yaml", "YAML", id="detail.yaml"),
-        Binding("c", "cancel", "Cancel job", id="detail.cancel"),
-        Binding("C", "clone", "Clone job", key_display="C", id="detail.clone"),
         Binding("r", "refresh", "Refresh", id="detail.refresh"),
+        *(b for b in kind_action_bindings() if b.id != "jobs.expand"),
     ]
 
     @dataclass
@@ -84,22 +82,13 @@ class DetailScreen(ReportsWorkerErrors, Screen):
             width = self.query_one("#detail-scroll").size.width - 4
             self.query_one("#detail-plots", Static).update(metric_plots(message.data.metrics, width))
 
-    # The job actions are the main screen's; they act on this asset, which is its cursor row.
-    def action_logs(self) -> None:
-        if "logs" in self.spec.actions:
-            from tui.screens.logs import LogScreen
+    def current_spec(self) -> KindSpec:
+        return self.spec
 
-            self.app.push_screen(LogScreen(self.asset.name))
+    def current_asset(self) -> Asset | None:
+        return self.asset
 
     def action_yaml(self) -> None:
         from tui.screens.modals import show_yaml
 
         show_yaml(self.app, self.asset)
-
-    def action_cancel(self) -> None:
-        self.app.pop_screen()
-        self.app.main_screen.action_cancel()
-
-    def action_clone(self) -> None:
-        self.app.pop_screen()
-        self.app.main_screen.action_clone()

@@ -22,7 +22,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Select, Static
 from textual.worker import get_current_worker
 
-from tui.app import ReportsWorkerErrors
+from tui.screens.base import ReportsWorkerErrors
 from tui.widgets.log_tail import LogTail, read_whole, tail_batches
 from tui.widgets.log_view import LogView
 from tui.widgets.search import parse_search

@@ -22,7 +22,6 @@ from textual.timer import Timer
 from textual.widgets import Footer, Input, OptionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tui.app import ReportsWorkerErrors
 from tui.kinds import (
     KIND_ORDER,
     KINDS,
@@ -36,17 +35,18 @@ from tui.kinds import (
     resolve_kind,
     sort_orders,
 )
+from tui.screens.base import KindActions, ReportsWorkerErrors, kind_action_bindings
 from tui.widgets.asset_table import AssetTable
 from tui.widgets.sidebar import KindList
-from tui.workspace.base import ACTIVE_STATUSES, AssetKind, Job, WorkspaceInfo
+from tui.workspace.base import ACTIVE_STATUSES, Asset, AssetKind, Job, WorkspaceInfo
 
 if TYPE_CHECKING:
     from tui.app import AmlTuiApp
 
-# Auto-refresh, every second: the counts (a few COUNT queries) always; the whole listing only
-# when the current kind's count changed (a job submitted from the CLI, an asset registered);
-# and each active job on its own, so a 10,000-job table costs nothing while one job runs.
-TICK_S = 1.0
+# Auto-refresh, every `ui.refresh_interval` (config file; 1 s): the counts (a few COUNT queries)
+# always; the whole listing only when the current kind's count changed (a job submitted from the
+# CLI, an asset registered); and each active job on its own, so a 10,000-job table costs nothing
+# while one job runs.
 
 
 def describe_workspace(info: WorkspaceInfo, read_only: bool) -> str:
@@ -72,7 +72,7 @@ class PromptInput(Input):
             self.cursor_position = len(match)
 
 
-class MainScreen(ReportsWorkerErrors, Screen):
+class MainScreen(ReportsWorkerErrors, KindActions, Screen):
     """See module docstring."""
 
     app: "AmlTuiApp"
@@ -81,12 +81,9 @@ class MainScreen(ReportsWorkerErrors, Screen):
         Binding("colon", "command_mode", "Command", key_display=":", id="main.command"),
         Binding("slash", "filter", "Filter", key_display="/", id="main.filter"),
         Binding("r", "refresh", "Refresh", id="main.refresh"),
-        Binding("l", "logs", "Logs", id="main.logs"),
         Binding("y", "yaml", "YAML", id="main.yaml"),
         Binding("n", "new_job", "New job", id="main.new_job"),
-        Binding("c", "cancel", "Cancel job", id="main.cancel"),
-        Binding("C", "clone", "Clone job", key_display="C", id="main.clone"),
-        Binding("e,space", "expand", "Expand trials", show=False, id="main.expand"),
+        *kind_action_bindings(),
         Binding("d", "toggle_detail", "Detail pane", show=False, id="main.detail_pane"),
         Binding("escape", "back", "Back / clear filter", show=False, id="main.back"),
         Binding("q", "app.quit", "Quit", id="main.quit"),
@@ -127,10 +124,6 @@ class MainScreen(ReportsWorkerErrors, Screen):
         kind: AssetKind
         key: str
         data: DetailData
-
-    @dataclass
-    class JobCanceled(Message):
-        job: Job
 
     # ------------------------------------------------------------------ layout
 
@@ -180,7 +173,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         self.show_kind(self.kind)
         self.load_info()
         self.load_counts()
-        self.set_interval(TICK_S, self._tick)
+        self.set_interval(self.app.refresh_interval, self._tick)
 
     # ------------------------------------------------------------------ workers
 
@@ -227,10 +220,6 @@ class MainScreen(ReportsWorkerErrors, Screen):
         if not get_current_worker().is_cancelled:
             self.post_message(self.DetailLoaded(spec.kind, row.key, data))
 
-    @work(thread=True, exclusive=False, exit_on_error=False, group="mutate")
-    def cancel_job(self, name: str) -> None:
-        self.post_message(self.JobCanceled(self.app.workspace.cancel_job(name)))
-
     # ------------------------------------------------------------------ message handlers
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -265,7 +254,12 @@ class MainScreen(ReportsWorkerErrors, Screen):
         self._cache[message.kind] = (message.rows, message.orders)
         empty = message.note or self._empty_message()
         table.set_rows(message.rows, empty_message=empty, children=message.children, orders=message.orders)
-        if self._select_after_load and table.move_to_key(self._select_after_load):
+        key = self._select_after_load
+        if key and not table.move_to_key(key) and table.filter_text and any(r.key == key for r in message.rows):
+            # The new job is hidden by the filter: the user asked to see it, so drop the filter.
+            table.set_filter("")
+            self.notify(f"Filter cleared to show {key}.", markup=False)
+        if key and table.move_to_key(key):
             self._select_after_load = None
         self._update_title()
 
@@ -276,10 +270,6 @@ class MainScreen(ReportsWorkerErrors, Screen):
     def on_main_screen_detail_loaded(self, message: DetailLoaded) -> None:
         if message.kind == self.kind and message.key == self.table.cursor_key:
             self.query_one("#detail-body", Static).update(render_detail(self.spec, message.data))
-
-    def on_main_screen_job_canceled(self, message: JobCanceled) -> None:
-        self.notify(f"{message.job.name}: {message.job.status}", title="cancel")
-        self.action_refresh()
 
     def on_asset_table_highlighted(self, message: AssetTable.Highlighted) -> None:
         # Debounced: holding `down` on 10,000 rows must not start a load per row.
@@ -317,6 +307,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
             rows, orders = self._cache[kind]
             table.set_rows(rows, empty_message=self._empty_message(), orders=orders)
         self.query_one(KindList).select_kind(kind)
+        self.refresh_bindings()  # the footer shows this kind's actions
         self.query_one("#detail-body", Static).update("")
         self._update_title()
         self._reload()
@@ -333,7 +324,8 @@ class MainScreen(ReportsWorkerErrors, Screen):
     def _update_title(self) -> None:
         # Text, not markup: the filter is user input and may hold brackets.
         table = self.table
-        title = Text.assemble((self.spec.title, "bold"), f" {len(table.rows):,}/{table.total_rows:,}")
+        shown = sum(1 for r in table.rows if r.depth == 0)
+        title = Text.assemble((self.spec.title, "bold"), f" {shown:,} of {table.total_rows:,}")
         if table.filter_text:
             title.append(f"  ·  filter: {table.filter_text}")
             if table.filter_error:
@@ -353,7 +345,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
             self._banner = False
 
     def _tick(self) -> None:
-        """Every second: repaint live durations, poll counts and active jobs (see TICK_S)."""
+        """Every tick: repaint live durations, poll counts and active jobs (see the comment at the top)."""
         table = self.table
         table.refresh_live()
         if self._banner or self._loading:
@@ -449,23 +441,18 @@ class MainScreen(ReportsWorkerErrors, Screen):
         self.load_counts()
         self._reload()
 
-    def _current_job(self, action: str) -> Job | None:
-        """The job under the cursor if this kind offers `action`; else tells the user."""
+    # The kind's own actions (l, c, C, e ...) come from the registry through KindActions.
+    def current_spec(self) -> KindSpec:
+        return self.spec
+
+    def current_asset(self) -> Asset | None:
         row = self.table.cursor_row
-        if action not in self.spec.actions:
-            self.notify(f"{self.spec.title} have no {action} action.", severity="warning")
-            return None
-        if row is None or not isinstance(row.asset, Job):
-            self.notify("No job selected.", severity="warning")
-            return None
-        return row.asset
+        return row.asset if row is not None else None
 
-    def action_logs(self) -> None:
-        job = self._current_job("logs")
-        if job is not None:
-            from tui.screens.logs import LogScreen
-
-            self.app.push_screen(LogScreen(job.name))
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "new_job":
+            return self.app.can_submit
+        return super().check_action(action, parameters)
 
     def action_yaml(self) -> None:
         row = self.table.cursor_row
@@ -474,44 +461,8 @@ class MainScreen(ReportsWorkerErrors, Screen):
 
             show_yaml(self.app, row.asset)
 
-    def action_cancel(self) -> None:
-        job = self._current_job("cancel")
-        if job is None or not self.app.check_writable("cancel"):
-            return
-        if not self.app.workspace.capabilities.cancel:
-            self.notify("This workspace cannot cancel jobs.", severity="warning")
-            return
-        if job.is_terminal:
-            self.notify(f"{job.name} is already {job.status}.", severity="warning")
-            return
-        from tui.screens.modals import ConfirmScreen
-
-        def confirmed(yes: bool | None) -> None:
-            if yes:
-                self.cancel_job(job.name)
-
-        self.app.push_screen(ConfirmScreen(f"Cancel job [b]{job.name}[/b] ({job.status})?", yes="Cancel job",
-                                           no="Keep running"), confirmed)
-
     def action_new_job(self) -> None:
-        self._open_submit(None)
-
-    def action_clone(self) -> None:
-        job = self._current_job("clone")
-        if job is not None:
-            from tui.screens.submit import clone_document
-
-            self._open_submit(clone_document(job))
-
-    def _open_submit(self, document: dict | None) -> None:
-        if not self.app.check_writable("submit"):
-            return
-        if not self.app.workspace.capabilities.submit:
-            self.notify("This workspace cannot submit jobs.", severity="warning")
-            return
-        from tui.screens.submit import SubmitScreen
-
-        self.app.push_screen(SubmitScreen(document=document), self.job_submitted)
+        self.app.open_submit(None)
 
     def job_submitted(self, name: str | None) -> None:
         """After a submit: show jobs with the new one selected, ready for `l`."""
@@ -525,9 +476,7 @@ class MainScreen(ReportsWorkerErrors, Screen):
         self.load_counts()
         self.table.focus()
 
-    def action_expand(self) -> None:
-        row = self.table.cursor_row
-        if row is None or "expand" not in self.spec.actions or getattr(row.asset, "type", None) != "sweep":
-            return
-        if self.table.toggle_expanded(row.key):
-            self.load_children(self.spec, row.key)
+    def toggle_trials(self, job: Asset) -> None:
+        """Show or hide a sweep's trials under its row."""
+        if self.table.toggle_expanded(job.key):
+            self.load_children(self.spec, job.key)

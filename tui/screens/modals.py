@@ -10,8 +10,8 @@ from rich.table import Table
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Input, Label, Static
 
 if TYPE_CHECKING:
     from tui.workspace.base import Asset
@@ -82,6 +82,7 @@ class TextScreen(ModalScreen[None]):
             yield Label(f"[b]{self.title_text}[/b]   [dim]esc to close[/dim]")
             with VerticalScroll(id="text-body"):
                 yield Static(self.body, id="text")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#text-body").focus()
@@ -111,44 +112,46 @@ Logs: [b]/[/b] searches the whole file (same syntax), [b]n[/b]/[b]N[/b] next/pre
 """
 
 
+_SCREEN_DEFAULTS = {(b.action, b.description) for b in Binding.make_bindings(Screen.BINDINGS)}
+WIDGET_TITLES = {"AssetTable": "Table", "LogView": "Log view", "PromptInput": "Prompt"}
+
+
 class HelpScreen(ModalScreen[None]):
-    """Every key binding of every screen, grouped, read from the classes themselves."""
+    """The keys of the screen it was opened over, as that screen allows them now (its kind,
+    the read-only mode): the screen's own first, then its focused widget's, then the app's."""
 
     BINDINGS = [Binding("escape,q,question_mark", "close", "Close", id="help.close")]
 
-    def compose(self) -> ComposeResult:
-        from tui.app import AmlTuiApp
-        from tui.screens.detail import DetailScreen
-        from tui.screens.logs import LogScreen
-        from tui.screens.main import MainScreen
-        from tui.screens.submit import SubmitScreen
-        from tui.widgets.asset_table import AssetTable
-        from tui.widgets.log_view import LogView
+    def __init__(self, under: Screen) -> None:
+        super().__init__()
+        self.under = under
 
-        groups = [
-            ("Everywhere", AmlTuiApp.BINDINGS),
-            ("Browse (every kind)", MainScreen.BINDINGS),
-            ("Table", AssetTable.BINDINGS),
-            ("Details", DetailScreen.BINDINGS),
-            ("Logs", LogScreen.BINDINGS + LogView.BINDINGS),
-            ("Submit", SubmitScreen.BINDINGS),
-            ("Dialogs", ConfirmScreen.BINDINGS),
-        ]
+    def compose(self) -> ComposeResult:
+        groups: dict[str, dict[str, tuple[list[str], str]]] = {}
+        for key, active in self.under.active_bindings.items():
+            binding, node = active.binding, active.node
+            if not active.enabled or not binding.description:
+                continue
+            textual_own = (binding.action, binding.description) in _SCREEN_DEFAULTS  # tab, copy
+            title = ("Everywhere" if node is self.app or textual_own else "This screen" if node is self.under
+                     else WIDGET_TITLES.get(type(node).__name__, type(node).__name__))
+            keys, _ = groups.setdefault(title, {}).setdefault(binding.id or binding.action, ([], binding.description))
+            keys.append(self.app.get_key_display(binding))
+        order = sorted(groups, key=lambda t: (t != "This screen", t == "Everywhere"))
         tables = []
-        for title, bindings in groups:
+        for title in order:
             table = Table(title=title, title_justify="left", title_style="bold underline", box=None,
                           show_header=False, padding=(0, 2), pad_edge=False)
             table.add_column(style="bold cyan", no_wrap=True, min_width=14)
             table.add_column()
-            for binding in bindings:
-                keys = ", ".join(self.app.get_key_display(Binding(k, "")) for k in binding.key.split(","))
-                table.add_row(keys, binding.description or binding.action)
+            for keys, description in groups[title].values():
+                table.add_row(", ".join(keys), description)
             tables.append(table)
         with Vertical(classes="dialog wide"):
             yield Label("[b]aml-tui keys[/b]   [dim]esc to close[/dim]")
             with VerticalScroll(id="help-body"):
-                yield Static(HELP_NOTES, id="help-notes")
                 yield Static(Group(*tables), id="help-table")
+                yield Static(HELP_NOTES, id="help-notes")
 
     def on_mount(self) -> None:
         self.query_one("#help-body").focus()

@@ -25,7 +25,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Label, Select, Static, TabbedContent, TabPane, TextArea
 
-from tui.app import ReportsWorkerErrors
+from tui.screens.base import ReportsWorkerErrors
 from tui.workspace.base import AssetKind, InvalidSpecError, Job
 
 if TYPE_CHECKING:

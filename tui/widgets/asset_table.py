@@ -219,6 +219,13 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
     def filter_text(self) -> str:
         return self._filter_text
 
+    @property
+    def shown_empty_message(self) -> str:
+        """What an empty table says: a filter that hides every row says so, not "no rows"."""
+        if self._rows and self._filter_text and not self._view:
+            return f"Nothing matches {self._filter_text!r} (0 of {len(self._rows):,}). Press esc to clear the filter."
+        return self.empty_message
+
     # ------------------------------------------------------------------ data out
 
     @property
@@ -442,8 +449,8 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
             return self._render_header().crop_extend(int(self.scroll_x), int(self.scroll_x) + width, base)
         index = int(self.scroll_y) + y - 1
         if index >= len(self._view):
-            if not self._view and y == 2 and self.empty_message:
-                text = "  " + self.empty_message
+            if not self._view and y == 2 and self.shown_empty_message:
+                text = "  " + self.shown_empty_message
                 return Strip([Segment(text, base + self._style("empty"))]).crop_extend(0, width, base)
             return Strip.blank(width, base)
         row = self._view[index]

@@ -8,12 +8,30 @@ so the UI gets one message per batch instead of one per line.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from tui.widgets.log_view import NEEDS_CLEANING, clean_line
 from tui.workspace.base import LogFile, NotFoundError, Workspace
+
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
+# Any byte `clean_line` would change (a newline is fine: chunks are split on it).
+NEEDS_CLEANING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\t\r]")
+
+
+def clean_line(line: str) -> str:
+    """Make a raw log line safe to paint: keep what follows the last carriage return (progress
+    bars redraw themselves with \\r), expand tabs, drop escape sequences and control bytes."""
+    if "\r" in line:
+        line = line.rstrip("\r")
+        line = line[line.rfind("\r") + 1 :]
+    if "\t" in line:
+        line = line.expandtabs(4)
+    if not line.isprintable():
+        line = ANSI_RE.sub("", line)
+    return line
+
 
 POLL_S = 0.05  # how often an idle tail asks for more (the "on screen in 100 ms" budget)
 BATCH_S = 0.05  # the longest a line waits in a batch while more keeps coming

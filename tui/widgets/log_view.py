@@ -26,23 +26,7 @@ from textual.strip import Strip
 
 from tui.widgets.styles import CachedStyles
 
-ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
-# Any byte `clean_line` would change (a newline is fine: chunks are split on it).
-NEEDS_CLEANING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\t\r]")
 STAMP_WIDTH = 13  # "HH:MM:SS.mmm "
-
-
-def clean_line(line: str) -> str:
-    """Make a raw log line safe to paint: keep what follows the last carriage return (progress
-    bars redraw themselves with \\r), expand tabs, drop escape sequences and control bytes."""
-    if "\r" in line:
-        line = line.rstrip("\r")
-        line = line[line.rfind("\r") + 1 :]
-    if "\t" in line:
-        line = line.expandtabs(4)
-    if not line.isprintable():
-        line = ANSI_RE.sub("", line)
-    return line
 
 
 class LogView(CachedStyles, ScrollView, can_focus=True):

@@ -170,13 +170,17 @@ class LogFile:
 class LogChunk:
     """Bytes `offset`..`next_offset` of a log file, decoded as UTF-8.
 
-    A chunk never ends inside a multi-byte character; `next_offset` is where to read next.
+    A chunk never ends inside a multi-byte character (the rest may still be written), unless
+    it is `final`: the job has ended and the read reached the end of the file, so an
+    incomplete character at the end never will be completed and is decoded as U+FFFD.
+    `next_offset` is where to read next.
     """
 
     name: str
     offset: int
     next_offset: int
     text: str
+    final: bool = False
 
 
 @dataclass(frozen=True)
@@ -287,7 +291,8 @@ class Workspace(ABC):
 
     @abstractmethod
     def read_log(self, name: str, file: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
-        """Read a log file from a byte offset; returns an empty chunk at the end."""
+        """Read a log file from a byte offset; returns an empty chunk at the end (`final`
+        once the job has ended)."""
 
     @abstractmethod
     def job_metrics(self, name: str) -> dict[str, list[MetricPoint]]:

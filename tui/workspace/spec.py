@@ -8,6 +8,7 @@ catalog). Every error names the file, the field and what is allowed.
 from __future__ import annotations
 
 import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,15 @@ from typing import Any, Mapping
 
 from .base import InvalidSpecError
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$")
+# Azure ML asset names (data, environments, compute) and versions; job names have no '.'.
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+JOB_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+# Names become folder names (jobs/NAME, datastore/NAME/VERSION), and the engine's temporary
+# folders wrap them as `.new-NAME-PID` (a Linux pid has up to 7 digits): 255 bytes, the usual
+# file-name limit, less 15. Azure allows 255; the bytes we keep back are ours.
+NAME_MAX_BYTES = 240
+# Input and output names: Azure's 255; an output name is a folder under named-outputs/.
+IO_NAME_MAX_BYTES = 255
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # ${{inputs.x}}, ${{outputs.x}}, ${{search_space.x}}; whitespace inside the braces is allowed.
 BINDING_RE = re.compile(r"\$\{\{\s*(inputs|outputs|search_space)\.([A-Za-z0-9_]+)\s*\}\}")
@@ -43,6 +52,18 @@ ENVIRONMENT_FIELDS = (
     "$schema", "name", "version", "image", "conda_file", "build", "description", "tags",
     "properties", "os_type", "inference_config",
 )
+# Job YAML on Azure is a few KB; these bounds refuse before parsing what would take minutes or
+# gigabytes, e.g. "billion laughs" anchors whose aliases expand a 1 KB file to gigabytes.
+MAX_YAML_BYTES = 1 << 20
+MAX_YAML_EXPANDED = 2 << 20  # once aliases (*name) are expanded: scalar characters + 1 per node
+MAX_YAML_DEPTH = 64
+MAX_SET_BYTES = 64 << 10  # one --set KEY=VALUE
+# Integers end up in SQLite (64-bit) and in loops of the runner; nothing sane is larger.
+MAX_INT = 2**31 - 1
+# Local compute capacity (jobs at once): far beyond any machine's cores, yet it keeps a typo
+# from meaning "no limit".
+MAX_CONCURRENCY = 1024
+
 COMPUTE_FIELDS = ("$schema", "name", "type", "description", "max_concurrency", "tags", "size",
                   "min_instances", "max_instances", "idle_time_before_scale_down", "location")
 
@@ -58,7 +79,102 @@ def _type_name(value: Any) -> str:
             list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
 
 
+def _short(value: Any, limit: int = 60, *, quote: bool = True) -> str:
+    """repr() (or the text) for messages, cut short: a value can be a megabyte long."""
+    text = repr(value) if quote else str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 # ---------------------------------------------------------------------------- YAML files
+
+
+@functools.cache
+def _bounded_loader():
+    """A SafeLoader class that refuses deep nesting and alias expansion beyond the bounds.
+
+    PyYAML shares an aliased node instead of copying it, so parsing a "billion laughs" is
+    quick; everything after it (deepcopy, json, the runner) expands it. The expanded size of
+    each node is counted as it is composed, from its children's sizes, so the refusal comes
+    at the first node that grows too big, in time proportional to the file.
+    """
+    import yaml
+    from yaml.composer import ComposerError
+    from yaml.constructor import ConstructorError
+    from yaml.nodes import MappingNode, ScalarNode
+
+    class LimitError(ComposerError):
+        """A document over the bounds: refused, never read as something else."""
+
+    class BoundedLoader(yaml.SafeLoader):
+        limit_error = LimitError
+
+        def __init__(self, stream):
+            super().__init__(stream)
+            self._depth = 0
+            self._sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded size, height)
+
+        def compose_node(self, parent, index):
+            event = self.peek_event()
+            if isinstance(event, yaml.AliasEvent):
+                target = self.anchors.get(event.anchor)
+                if target is not None and id(target) not in self._sizes:
+                    raise LimitError(None, None, f"the alias *{event.anchor} is inside its own anchor "
+                                     f"&{event.anchor}", event.start_mark)
+            self._depth += 1
+            if self._depth > MAX_YAML_DEPTH:
+                raise LimitError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", event.start_mark)
+            try:
+                node = super().compose_node(parent, index)
+            finally:
+                self._depth -= 1
+            known = self._sizes.get(id(node))
+            if known is not None:  # an alias: its anchor was measured already
+                size, height = known
+                if self._depth + height > MAX_YAML_DEPTH:
+                    raise LimitError(None, None, f"the alias *{event.anchor} nests the document deeper than "
+                                     f"{MAX_YAML_DEPTH} levels", event.start_mark)
+            elif isinstance(node, ScalarNode):
+                size, height = 1 + len(node.value), 1
+                self._sizes[id(node)] = (size, height)
+            else:
+                children = ([n for pair in node.value for n in pair] if isinstance(node, MappingNode)
+                            else node.value)
+                measured = [self._sizes[id(c)] for c in children]
+                size = 1 + sum(m[0] for m in measured)
+                height = 1 + max((m[1] for m in measured), default=0)
+                self._sizes[id(node)] = (size, height)
+            if size > MAX_YAML_EXPANDED:
+                raise LimitError(None, None, f"the document grows beyond {MAX_YAML_EXPANDED >> 20} MiB once "
+                                 "its aliases (*name) are expanded", event.start_mark)
+            return node
+
+        def construct_object(self, node, deep=False):
+            # int() of 5,000 digits, 2024-13-01 as a date: PyYAML lets the ValueError through.
+            try:
+                return super().construct_object(node, deep)
+            except (ValueError, OverflowError) as exc:
+                raise ConstructorError(None, None, f"cannot read the value {_short(node.value)}: {exc}",
+                                       node.start_mark) from None
+
+    return BoundedLoader
+
+
+def _yaml_problem(exc: Exception) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and cmark:
+        problem += f" ({context} at line {cmark.line + 1}, column {cmark.column + 1})"
+    return where + problem
+
+
+def _load_bounded(text: str) -> Any:
+    loader = _bounded_loader()(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
 
 
 def load_yaml_file(path: Path | str) -> dict[str, Any]:
@@ -68,23 +184,25 @@ def load_yaml_file(path: Path | str) -> dict[str, Any]:
     path = Path(path)
     source = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        # Read one byte past the limit rather than trust stat(): a FIFO or /dev/zero has no size.
+        with open(path, "rb") as f:
+            raw = f.read(MAX_YAML_BYTES + 1)
+        if len(raw) > MAX_YAML_BYTES:
+            raise _fail(source, None, f"the file is larger than {MAX_YAML_BYTES >> 20} MiB, the limit for a YAML "
+                        "file here (a job YAML is a few KB; put data in a data asset)")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise _fail(source, None, "file not found") from None
     except IsADirectoryError:
         raise _fail(source, None, "is a directory, expected a YAML file") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise _fail(source, None, f"cannot read: {exc}") from None
     try:
-        document = yaml.safe_load(text)
+        document = _load_bounded(text)
+    except _bounded_loader().limit_error as exc:
+        raise _fail(source, None, f"YAML over the limits: {_yaml_problem(exc)}") from None
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
-        if context and cmark:
-            problem += f" ({context} at line {cmark.line + 1}, column {cmark.column + 1})"
-        raise _fail(source, None, f"invalid YAML: {where}{problem}") from None
+        raise _fail(source, None, f"invalid YAML: {_yaml_problem(exc)}") from None
     if document is None:
         raise _fail(source, None, "the file is empty; expected a YAML mapping")
     if not isinstance(document, dict):
@@ -101,12 +219,20 @@ def apply_overrides(document: Mapping[str, Any], overrides: list[str], source: s
         key, sep, raw = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise _fail(source, None, f"--set {item!r}: expected key=value, e.g. inputs.epochs=3")
+            raise _fail(source, None, f"--set {_short(item)}: expected key=value, e.g. inputs.epochs=3")
+        field = _short(key, 80, quote=False)
+        if len(item.encode("utf-8", "surrogateescape")) > MAX_SET_BYTES:
+            raise _fail(source, field, f"--set: longer than {MAX_SET_BYTES >> 10} KiB, the limit for one "
+                        "--set; put the value in the YAML file")
+        parts = key.split(".")
+        if len(parts) > MAX_YAML_DEPTH:
+            raise _fail(source, field, f"--set: the key nests deeper than {MAX_YAML_DEPTH} levels")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = _load_bounded(raw) if raw.strip() else ""
+        except _bounded_loader().limit_error as exc:
+            raise _fail(source, field, f"--set: {_yaml_problem(exc)}") from None
         except yaml.YAMLError:
             value = raw
-        parts = key.split(".")
         node: Any = result
         for depth, part in enumerate(parts[:-1]):
             child = node.get(part)
@@ -124,13 +250,22 @@ def apply_overrides(document: Mapping[str, Any], overrides: list[str], source: s
     return result
 
 
-def check_name(value: Any, *, source: str | None, field: str) -> str:
-    """Asset and job names: letters, digits, `-`, `_`, `.`; never `/` or `..`."""
-    if not isinstance(value, str) or not value:
+def check_name(value: Any, *, source: str | None, field: str, job: bool = False) -> str:
+    """Asset names and versions: letters, digits, `-`, `_`, `.`; job names: no `.` (Azure's
+    rules). Never `/` or `..`; at most NAME_MAX_BYTES, as names become folder names."""
+    if not isinstance(value, str):
         raise _fail(source, field, f"expected a non-empty string, got {_type_name(value)}")
-    if "/" in value or "\\" in value or ".." in value or not NAME_RE.match(value):
-        raise _fail(source, field, f"invalid name {value!r}: use letters, digits, '-', '_' and '.', "
-                    "starting with a letter or digit (no '/' or '..'), at most 255 characters")
+    if not value:
+        raise _fail(source, field, "expected a non-empty string, got an empty string")
+    size = len(value.encode("utf-8", "surrogateescape"))
+    if size > NAME_MAX_BYTES:
+        raise _fail(source, field, f"{_short(value, 40)} is {size} bytes long; at most {NAME_MAX_BYTES} bytes "
+                    "(it becomes a folder name)")
+    # fullmatch: `$` alone lets a trailing newline through.
+    if "/" in value or "\\" in value or ".." in value or not (JOB_NAME_RE if job else NAME_RE).fullmatch(value):
+        allowed = "letters, digits, '-' and '_'" if job else "letters, digits, '-', '_' and '.'"
+        raise _fail(source, field, f"invalid name {_short(value)}: use {allowed}, starting with a letter or "
+                    f"digit (no '/' or '..'), at most {NAME_MAX_BYTES} bytes")
     return value
 
 
@@ -164,14 +299,19 @@ def _str_map(document: Mapping[str, Any], key: str, source: str) -> dict[str, st
     return out
 
 
-def _int(value: Any, *, source: str, field: str, minimum: int | None = None) -> int:
+_INT_TEXT_RE = re.compile(r"[+-]?[0-9]+")
+
+
+def _int(value: Any, *, source: str, field: str, minimum: int | None = None, maximum: int | None = MAX_INT) -> int:
+    """An integer, or a string of ASCII digits (from --set); never a float such as 1e23."""
+    if isinstance(value, str) and _INT_TEXT_RE.fullmatch(value.strip()) and len(value) < 1000:
+        value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int):
-        if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-            value = int(value)
-        else:
-            raise _fail(source, field, f"expected an integer, got {_type_name(value)} {value!r}")
+        raise _fail(source, field, f"expected an integer, got {_type_name(value)} {_short(value)}")
     if minimum is not None and value < minimum:
-        raise _fail(source, field, f"expected an integer >= {minimum}, got {value}")
+        raise _fail(source, field, f"expected an integer >= {minimum}, got {_short(value)}")
+    if maximum is not None and value > maximum:
+        raise _fail(source, field, f"expected an integer <= {maximum}, got {_short(value)}")
     return value
 
 
@@ -238,10 +378,25 @@ class CommandJobSpec:
     timeout: int | None = None
 
 
-def _parse_input(name: str, raw: Any, source: str) -> InputSpec:
+def _check_io_name(name: Any, group: str, source: str) -> str:
+    """Input and output names: identifiers of at most IO_NAME_MAX_BYTES. A YAML key can also be
+    null, a number or a boolean (`null: 4`, `yes: 1`): refused, not turned into 'None'."""
+    rule = (f"{group[:-1]} names are identifiers: letters, digits and '_', not starting with a digit, "
+            f"at most {IO_NAME_MAX_BYTES} characters")
+    if not isinstance(name, str):
+        got = "null" if name is None else f"{_type_name(name)} {_short(name)}"
+        raise _fail(source, group, f"{rule}; got {got} as a name")
+    where = f"{group}.{_short(name, 80, quote=False)}"
+    if not IDENT_RE.fullmatch(name):  # fullmatch: `$` alone lets a trailing newline through
+        raise _fail(source, where, rule)
+    if len(name) > IO_NAME_MAX_BYTES:
+        raise _fail(source, where, f"{rule}; this one has {len(name)}")
+    return name
+
+
+def _parse_input(name: Any, raw: Any, source: str) -> InputSpec:
+    name = _check_io_name(name, "inputs", source)
     where = f"inputs.{name}"
-    if not IDENT_RE.match(name):
-        raise _fail(source, where, "input names are identifiers: letters, digits and '_', not starting with a digit")
     if raw is None:
         raise _fail(source, where, "expected a value or a mapping with type and path, got null")
     if isinstance(raw, bool):
@@ -271,24 +426,23 @@ def _parse_input(name: str, raw: Any, source: str) -> InputSpec:
                    "string": lambda v: isinstance(v, str),
                    "boolean": lambda v: isinstance(v, bool)}[kind]
         if value is None or not checker(value):
-            raise _fail(source, f"{where}.value", f"expected {kind} value, got {_type_name(value)} {value!r}")
+            raise _fail(source, f"{where}.value", f"expected {kind} value, got {_type_name(value)} {_short(value)}")
         return InputSpec(name, kind, value=value)
     if kind not in DATA_TYPES:
-        raise _fail(source, f"{where}.type", f"unknown input type {kind!r}; allowed: "
+        raise _fail(source, f"{where}.type", f"unknown input type {_short(kind)}; allowed: "
                     + ", ".join(DATA_TYPES + LITERAL_TYPES))
     path = raw.get("path")
     if not isinstance(path, str) or not path:
         raise _fail(source, f"{where}.path", f"a {kind} input needs a path (a local path or azureml:name@latest)")
     mode = raw.get("mode")
     if mode is not None and mode not in INPUT_MODES:
-        raise _fail(source, f"{where}.mode", f"unknown mode {mode!r}; allowed: {', '.join(INPUT_MODES)}")
+        raise _fail(source, f"{where}.mode", f"unknown mode {_short(mode)}; allowed: {', '.join(INPUT_MODES)}")
     return InputSpec(name, kind, path=path, mode=mode)
 
 
-def _parse_output(name: str, raw: Any, source: str) -> OutputSpec:
+def _parse_output(name: Any, raw: Any, source: str) -> OutputSpec:
+    name = _check_io_name(name, "outputs", source)
     where = f"outputs.{name}"
-    if not IDENT_RE.match(name):
-        raise _fail(source, where, "output names are identifiers: letters, digits and '_'")
     if raw is None:
         return OutputSpec(name)
     if not isinstance(raw, dict):
@@ -296,10 +450,10 @@ def _parse_output(name: str, raw: Any, source: str) -> OutputSpec:
     _check_fields(raw, ("type", "mode", "path", "name", "version", "description"), source=source, prefix=f"{where}.")
     kind = raw.get("type", "uri_folder")
     if kind not in DATA_TYPES:
-        raise _fail(source, f"{where}.type", f"unknown output type {kind!r}; allowed: {', '.join(DATA_TYPES)}")
+        raise _fail(source, f"{where}.type", f"unknown output type {_short(kind)}; allowed: {', '.join(DATA_TYPES)}")
     mode = raw.get("mode")
     if mode is not None and mode not in ("rw_mount", "upload", "direct"):
-        raise _fail(source, f"{where}.mode", f"unknown mode {mode!r}; allowed: rw_mount, upload, direct")
+        raise _fail(source, f"{where}.mode", f"unknown mode {_short(mode)}; allowed: rw_mount, upload, direct")
     return OutputSpec(name, kind, mode)
 
 
@@ -318,7 +472,7 @@ def parse_command_job(document: Mapping[str, Any], source: str) -> CommandJobSpe
 
     spec = CommandJobSpec(source=source, command=command.strip())
     if document.get("name") is not None:
-        spec.name = check_name(document["name"], source=source, field="name")
+        spec.name = check_name(document["name"], source=source, field="name", job=True)
     spec.display_name = _opt_str(document, "display_name", source)
     spec.description = _opt_str(document, "description", source)
     spec.experiment_name = _opt_str(document, "experiment_name", source)
@@ -347,11 +501,11 @@ def parse_command_job(document: Mapping[str, Any], source: str) -> CommandJobSpe
     inputs = document.get("inputs") or {}
     if not isinstance(inputs, dict):
         raise _fail(source, "inputs", f"expected a mapping of input names, got {_type_name(inputs)}")
-    spec.inputs = {str(k): _parse_input(str(k), v, source) for k, v in inputs.items()}
+    spec.inputs = {str(k): _parse_input(k, v, source) for k, v in inputs.items()}
     outputs = document.get("outputs") or {}
     if not isinstance(outputs, dict):
         raise _fail(source, "outputs", f"expected a mapping of output names, got {_type_name(outputs)}")
-    spec.outputs = {str(k): _parse_output(str(k), v, source) for k, v in outputs.items() if k != "default"}
+    spec.outputs = {str(k): _parse_output(k, v, source) for k, v in outputs.items() if k != "default"}
 
     dist = document.get("distribution")
     if dist is not None:
@@ -359,12 +513,23 @@ def parse_command_job(document: Mapping[str, Any], source: str) -> CommandJobSpe
             raise _fail(source, "distribution", f"expected a mapping, got {_type_name(dist)}")
         dkind = dist.get("type")
         if dkind not in ("pytorch", "mpi", "tensorflow", "ray"):
-            raise _fail(source, "distribution.type", f"expected pytorch, mpi, tensorflow or ray, got {dkind!r}")
+            raise _fail(source, "distribution.type", f"expected pytorch, mpi, tensorflow or ray, got {_short(dkind)}")
         _check_fields(dist, ("type", "process_count_per_instance", "worker_count", "parameter_server_count",
                              "include_key", "address"), source=source, prefix="distribution.")
+        dist = dict(dist)
         count = dist.get("process_count_per_instance", 1)
         spec.process_count = _int(count, source=source, field="distribution.process_count_per_instance", minimum=1)
-        spec.distribution = dict(dist)
+        if "process_count_per_instance" in dist:
+            dist["process_count_per_instance"] = spec.process_count
+        for key in ("worker_count", "parameter_server_count"):
+            if dist.get(key) is not None:
+                dist[key] = _int(dist[key], source=source, field=f"distribution.{key}", minimum=0)
+        if dist.get("include_key") is not None and not isinstance(dist["include_key"], bool):
+            raise _fail(source, "distribution.include_key",
+                        f"expected true or false, got {_type_name(dist['include_key'])}")
+        if dist.get("address") is not None and not isinstance(dist["address"], str):
+            raise _fail(source, "distribution.address", f"expected a string, got {_type_name(dist['address'])}")
+        spec.distribution = dist
 
     res = document.get("resources")
     if res is not None:
@@ -372,9 +537,19 @@ def parse_command_job(document: Mapping[str, Any], source: str) -> CommandJobSpe
             raise _fail(source, "resources", f"expected a mapping, got {_type_name(res)}")
         _check_fields(res, ("instance_count", "instance_type", "shm_size", "properties", "docker_args",
                             "locations", "max_instance_count"), source=source, prefix="resources.")
-        if "instance_count" in res:
-            _int(res["instance_count"], source=source, field="resources.instance_count", minimum=1)
-        spec.resources = dict(res)
+        res = dict(res)
+        for key in ("instance_count", "max_instance_count"):
+            if res.get(key) is not None:
+                res[key] = _int(res[key], source=source, field=f"resources.{key}", minimum=1)
+        for key in ("instance_type", "shm_size", "docker_args"):
+            if res.get(key) is not None and not isinstance(res[key], str):
+                raise _fail(source, f"resources.{key}", f"expected a string, got {_type_name(res[key])}")
+        if res.get("properties") is not None and not isinstance(res["properties"], dict):
+            raise _fail(source, "resources.properties", f"expected a mapping, got {_type_name(res['properties'])}")
+        locations = res.get("locations")
+        if locations is not None and not (isinstance(locations, list) and all(isinstance(x, str) for x in locations)):
+            raise _fail(source, "resources.locations", f"expected a list of region names, got {_type_name(locations)}")
+        spec.resources = res
 
     limits = document.get("limits")
     if limits is not None:
@@ -472,7 +647,7 @@ def parse_data(document: Mapping[str, Any], source: str) -> DataSpec:
         check_name(version, source=source, field="version")
     kind = document.get("type", "uri_folder")
     if kind not in ("uri_file", "uri_folder"):
-        raise _fail(source, "type", f"expected uri_file or uri_folder for a local data asset, got {kind!r}")
+        raise _fail(source, "type", f"expected uri_file or uri_folder for a local data asset, got {_short(kind)}")
     path = document.get("path")
     if not isinstance(path, str) or not path:
         raise _fail(source, "path", "required: the local file or folder to register")
@@ -539,7 +714,7 @@ def parse_compute(document: Mapping[str, Any], source: str, *, default_concurren
     name = check_name(document.get("name"), source=source, field="name")
     kind = document.get("type", "local")
     if kind != "local":
-        raise _fail(source, "type", f"the local workspace creates computes of type 'local' only, got {kind!r}")
+        raise _fail(source, "type", f"the local workspace creates computes of type 'local' only, got {_short(kind)}")
     conc = document.get("max_concurrency", default_concurrency)
-    conc = _int(conc, source=source, field="max_concurrency", minimum=1)
+    conc = _int(conc, source=source, field="max_concurrency", minimum=1, maximum=MAX_CONCURRENCY)
     return ComputeSpec(name, kind, conc, _opt_str(document, "description", source))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..redact import redact
+from .files import make_private
 
 
 class EnvironmentBuildError(RuntimeError):
@@ -157,4 +158,5 @@ def _build(env_dir: Path, pip: list[str], log: Callable[[str], None],
         if proc.wait() != 0:
             emit(f"pip install failed with exit code {proc.returncode}\n")
             raise EnvironmentBuildError(f"pip install failed with exit code {proc.returncode}; see {env_dir / 'build.log'}")
+        make_private(venv)
         emit("environment ready\n")

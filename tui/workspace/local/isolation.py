@@ -59,7 +59,7 @@ def make_layer(layer: Path, python: str) -> Path:
     shim = f'#!/bin/sh\nexec "{bindir / "python"}" -m pip "$@"\n'
     for name in ("pip", "pip3", f"pip{version}"):
         (bindir / name).write_text(shim)
-        (bindir / name).chmod(0o755)
+        (bindir / name).chmod(0o700)
     return bindir / "python"
 
 

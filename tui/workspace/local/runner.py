@@ -17,9 +17,9 @@ import sys
 import time
 from pathlib import Path
 
-from . import isolation, jobstore, tracking
+from . import files, isolation, jobstore, tracking
 from .catalog import connect, transaction
-from ..redact import mask_env, redact
+from ..redact import mask_env, redact, secret_values
 from .environments import EnvironmentBuildError, materialise
 
 CANCEL_GRACE_S = float(os.environ.get("AML_TUI_CANCEL_GRACE", "10"))
@@ -95,7 +95,7 @@ class Runner:
             self.status("Starting", expect=("Preparing",))
             run_id = tracking.create_run(
                 self.root, experiment_name=plan["experiment_name"], run_name=plan["display_name"],
-                tags={"mlflow.source.name": plan["command"][:500], "azureml.job_name": self.name})
+                tags={"mlflow.source.name": redact(plan["command"])[:500], "azureml.job_name": self.name})
             self.conn.execute("UPDATE jobs SET mlflow_run_id = ? WHERE name = ?", (run_id, self.name))
             exit_codes = self.execute(plan, python, run_id)
             return self.conclude(plan, exit_codes, run_id)
@@ -154,7 +154,8 @@ class Runner:
         names = ["std_log.txt"] if count == 1 else [f"std_log_process_{r}.txt" for r in range(count)]
         port = _free_port() if count > 1 else None
         shown = mask_env(plan["environment_variables"])
-        jobstore.log_lifecycle(self.root, self.name, f"command: {plan['command']}")
+        command = redact(plan["command"], secret_values(plan["environment_variables"]))
+        jobstore.log_lifecycle(self.root, self.name, f"command: {command}")
         if shown:
             jobstore.log_lifecycle(self.root, self.name, f"environment_variables: {shown}")
         for rank in range(count):
@@ -167,7 +168,7 @@ class Runner:
                 proc = subprocess.Popen(
                     ["/bin/bash", "-c", plan["command"]], cwd=snapshot, env=penv,
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    process_group=0 if self.pgid is None else self.pgid)
+                    process_group=0 if self.pgid is None else self.pgid, umask=files.user_umask())
             if self.pgid is None:
                 self.pgid = proc.pid
             self.procs.append(proc)
@@ -224,7 +225,10 @@ class Runner:
                error: tuple[str, str] | None = None) -> int:
         err = None
         if error:
-            err = json.dumps({"code": error[0], "message": error[1], "log_tail": self._log_tail()})
+            # `job show` and `job list` print the error: never with the job's secrets in it.
+            secrets = self._secret_values()
+            err = json.dumps({"code": error[0], "message": redact(error[1], secrets),
+                              "log_tail": redact(self._log_tail(), secrets)})
         with transaction(self.conn):
             jobstore.set_status(self.conn, self.root, self.name, status, end_time=time.time(),
                                 exit_code=exit_code, error=err)
@@ -232,6 +236,14 @@ class Runner:
             tracking.end_run(self.root, run_id, {"Completed": "FINISHED", "Canceled": "KILLED"}.get(status, "FAILED"))
         jobstore.schedule(self.conn, self.root)
         return 0
+
+    def _secret_values(self) -> list[str]:
+        """The values of the job's secret environment variables, which its log may echo."""
+        try:
+            plan = json.loads((self.dir / "run.json").read_text())
+            return secret_values(plan.get("environment_variables") or {})
+        except (OSError, ValueError):
+            return []  # the shapes of secrets are still masked
 
     def _log_tail(self) -> str:
         logs = sorted((self.dir / "user_logs").glob("std_log*.txt"))
@@ -241,8 +253,12 @@ class Runner:
         for path in logs:
             try:
                 with open(path, "rb") as f:
-                    f.seek(max(0, path.stat().st_size - 16384))
-                    lines = f.read().decode("utf-8", "replace").splitlines()[-LOG_TAIL_LINES:]
+                    start = max(0, path.stat().st_size - 16384)
+                    f.seek(start)
+                    lines = f.read().decode("utf-8", "replace").splitlines()
+                    if start:  # the first line is cut: what is left of a secret there would not be found
+                        lines = lines[1:]
+                    lines = lines[-LOG_TAIL_LINES:]
             except OSError:
                 continue
             prefix = f"[{path.name}] " if len(logs) > 1 else ""

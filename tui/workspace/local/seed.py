@@ -16,12 +16,6 @@ DATA_NAME = "mnist-sample"
 COMPUTE_NAME = "cpu-cluster"
 
 
-def repo_root() -> Path | None:
-    """The checkout that holds trainer/ and environments/, when aml-tui runs from one."""
-    root = Path(__file__).resolve().parents[3]
-    return root if (root / "trainer" / "train.py").is_file() else None
-
-
 def _exists(ws, kind: AssetKind, name: str) -> bool:
     try:
         ws.get_asset(kind, name)
@@ -38,9 +32,11 @@ def seed_demo(ws, *, with_jobs: bool = True) -> Iterator[str]:
         ws.create_compute({"name": COMPUTE_NAME, "type": "local", "max_concurrency": 2,
                            "description": "local compute for the demo jobs"}, source="seed")
         yield f"compute {COMPUTE_NAME}: created (max_concurrency 2)"
-    root = repo_root()
+    from ...bundle import bundle_root
+
+    root = bundle_root()
     if root is None:
-        yield "trainer/ not found beside the package: skipping the MNIST sample and environment"
+        yield "the bundled trainer/ was not found: skipping the MNIST sample and environment"
         return
     if not _exists(ws, AssetKind.DATA, DATA_NAME):
         with tempfile.TemporaryDirectory() as tmp:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from ..base import InvalidSpecError
+from .files import copy_file
 
 # Azure ML refuses snapshots over 300 MB by default; so do we, before copying everything.
 MAX_SNAPSHOT_BYTES = 300 * 1024 * 1024
@@ -77,5 +77,5 @@ def _copy(code_dir: Path, dest: Path, exclude: tuple[Path, ...]) -> int:
             total += src.stat().st_size
             if total > MAX_SNAPSHOT_BYTES:
                 raise _TooLarge()
-            shutil.copy2(src, dest / rel)
+            copy_file(src, dest / rel)  # owner-only, whatever the source's mode
     return total

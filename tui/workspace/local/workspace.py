@@ -31,13 +31,17 @@ from ..base import (
     ReadOnlyError,
     TERMINAL_STATUSES,
     Workspace,
+    WorkspaceError,
     WorkspaceInfo,
 )
 from ..redact import mask_env
-from . import jobstore, tracking
+from . import files, jobstore, tracking
 from .catalog import connect, transaction
 
 DEFAULT_COMPUTE = "local"
+# Every process of a distributed job runs here at once: one per core is what a machine can
+# take, and 8 (a GPU node's usual count) may be tried on any machine.
+MAX_LOCAL_PROCESSES = max(8, os.cpu_count() or 1)
 
 _ADJECTIVES = ("amber", "brave", "calm", "clever", "eager", "gentle", "happy", "jolly", "keen", "lively",
                "lucid", "mellow", "nimble", "polite", "quiet", "shiny", "sleepy", "swift", "tidy", "witty")
@@ -73,6 +77,7 @@ class LocalWorkspace(Workspace):
     def __init__(self, root: Path | str | None = None, *, read_only: bool = False):
         self.root = Path(root).expanduser().resolve() if root else default_root().resolve()
         self.read_only = read_only
+        files.owner_only()  # before anything is created: the root and all inside it are private
         for sub in ("jobs", "datastore", "envs", "artifacts"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         # One SQLite connection per thread: the UI calls from several workers at once, and a
@@ -285,9 +290,17 @@ class LocalWorkspace(Workspace):
             if spec.code.startswith("azureml:"):
                 raise InvalidSpecError("registered code assets are not supported locally; use a local folder",
                                        source=source, field="code")
-            code_dir = (base_dir / spec.code).resolve()
-            if not code_dir.is_dir():
+            try:
+                code_dir = (base_dir / spec.code).resolve()
+                is_dir, exists = code_dir.is_dir(), code_dir.exists()
+            except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+                raise InvalidSpecError(f"cannot use {spec.code[:80]!r} as the code folder: "
+                                       f"{getattr(exc, 'strerror', None) or exc}", source=source, field="code") from None
+            if not exists:
                 raise InvalidSpecError(f"code folder {code_dir} does not exist", source=source, field="code")
+            if not is_dir:
+                raise InvalidSpecError(f"{code_dir} is a file; code must be a folder (the job's working "
+                                       "directory, snapshotted)", source=source, field="code")
 
         compute = DEFAULT_COMPUTE
         if spec.compute:
@@ -297,10 +310,14 @@ class LocalWorkspace(Workspace):
                 raise InvalidSpecError(f"unknown compute {compute!r}; this workspace has: {', '.join(known)} "
                                        f"(create one with: aml-tui compute create --name {compute} --type local)",
                                        source=source, field="compute")
-        if spec.resources and int(spec.resources.get("instance_count", 1)) > 1:
+        if spec.resources and int(spec.resources.get("instance_count") or 1) > 1:
             raise InvalidSpecError("a local compute has one instance; use instance_count: 1 "
                                    "(distribution.process_count_per_instance sets the processes)",
                                    source=source, field="resources.instance_count")
+        if spec.process_count > MAX_LOCAL_PROCESSES:
+            raise InvalidSpecError(f"at most {MAX_LOCAL_PROCESSES} processes here (one per CPU core, or 8 on "
+                                   f"smaller machines), got {spec.process_count}",
+                                   source=source, field="distribution.process_count_per_instance")
         if spec.distribution and spec.distribution["type"] != "pytorch":
             raise InvalidSpecError(f"distribution type {spec.distribution['type']!r} is not supported locally; "
                                    "allowed: pytorch", source=source, field="distribution.type")
@@ -527,12 +544,18 @@ class LocalWorkspace(Workspace):
         if rel.is_absolute() or ".." in rel.parts or rel.parts[:1] not in (("user_logs",), ("system_logs",)):
             raise NotFoundError(f"log file {file!r} is not a log of job {name!r}")
         path = d / rel
+        # Asked before reading: a job that had ended then writes no more, so a read to the end
+        # has all of the file.
+        ended = self._conn.execute("SELECT status FROM jobs WHERE name = ?", (name,)).fetchone()[0] \
+            in TERMINAL_STATUSES
         try:
             with open(path, "rb") as f:
                 f.seek(offset)
                 data = f.read(max_bytes)
         except FileNotFoundError:
             raise NotFoundError(f"job {name!r} has no log file {file!r}") from None
+        if ended and len(data) < max_bytes:
+            return LogChunk(file, offset, offset + len(data), data.decode("utf-8", "replace"), final=True)
         # Never split a multi-byte character: hold back an incomplete tail for the next read.
         cut = len(data)
         for back in range(1, min(4, len(data)) + 1):
@@ -557,22 +580,35 @@ class LocalWorkspace(Workspace):
                      all: bool = False) -> Path:
         d = self._job_dir(name)
         dest = Path(download_path)
+        # The first folder that exists on the way down must be a folder, or copying fails halfway.
+        try:
+            existing = next(p for p in (dest, *dest.parents) if p.exists())
+            is_dir = existing.is_dir()
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+            raise InvalidSpecError(f"cannot use {str(dest)[:80]!r}: {getattr(exc, 'strerror', None) or exc}",
+                                   field="download_path") from None
+        if not is_dir:
+            raise InvalidSpecError(f"{existing} is a file; the download path must be a folder", field="download_path")
         named = d / "named-outputs"
         if output_name is not None:
             if output_name == "default":
                 output_name = None
-            elif not (named / output_name).is_dir():
+            # An output name is an identifier; `../outputs` must not reach outside named-outputs/.
+            elif not specs.IDENT_RE.fullmatch(output_name) or not (named / output_name).is_dir():
                 outs = sorted(p.name for p in named.iterdir()) if named.is_dir() else []
-                raise NotFoundError(f"job {name!r} has no output {output_name!r}; outputs: "
+                raise NotFoundError(f"job {name!r} has no output {output_name[:80]!r}; outputs: "
                                     f"default{''.join(', ' + o for o in outs)}")
-        if output_name is None or all:
-            art = dest / "artifacts"
-            for sub in ("outputs", "user_logs", "system_logs"):
-                if (d / sub).is_dir():
-                    shutil.copytree(d / sub, art / sub, dirs_exist_ok=True)
-        if output_name or all:
-            for o in ([output_name] if output_name else sorted(p.name for p in named.iterdir())):
-                shutil.copytree(named / o, dest / "named-outputs" / o, dirs_exist_ok=True)
+        try:
+            if output_name is None or all:
+                art = dest / "artifacts"
+                for sub in ("outputs", "user_logs", "system_logs"):
+                    if (d / sub).is_dir():
+                        shutil.copytree(d / sub, art / sub, dirs_exist_ok=True)
+            if output_name or all:
+                for o in ([output_name] if output_name else sorted(p.name for p in named.iterdir())):
+                    shutil.copytree(named / o, dest / "named-outputs" / o, dirs_exist_ok=True)
+        except OSError as exc:  # a full disk, no permission: what was copied stays
+            raise WorkspaceError(f"downloading job {name!r} to {dest} failed: {exc}") from None
         return dest
 
     # ------------------------------------------------------------------ data, environments, compute
