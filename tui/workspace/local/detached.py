@@ -12,11 +12,11 @@ from typing import IO
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[3])
 
 
-def spawn_detached(args: list[str], *, cwd: Path, stdout: IO[bytes] | int = subprocess.DEVNULL) -> None:
+def spawn_detached(args: list[str], *, cwd: Path, stdout: IO[bytes] | int = subprocess.DEVNULL) -> subprocess.Popen:
     """Run `python ARGS`. It finds `tui` through PYTHONPATH; the user's own PYTHONPATH is kept
     in AML_TUI_USER_PYTHONPATH, so a runner can hand exactly that to the job."""
     user_path = os.environ.get("PYTHONPATH", "")
     env = {**os.environ, "AML_TUI_USER_PYTHONPATH": user_path,
            "PYTHONPATH": _PACKAGE_PARENT + os.pathsep + user_path}
-    subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, start_new_session=True, close_fds=True,
+    return subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, start_new_session=True, close_fds=True,
                      stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT)
