@@ -239,6 +239,51 @@ def seed(ws, args) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- workspace check / repair
+
+
+def _workspace_root(args) -> Path:
+    # No LocalWorkspace here: opening one refuses (rightly) the broken catalog these repair.
+    from .workspace.base import NotFoundError
+    from .workspace.local.workspace import default_root
+
+    import os
+
+    local = args.local
+    if local is None and not os.environ.get("AML_TUI_HOME"):
+        local = args.config.local_workspace
+    root = (Path(local).expanduser() if local else default_root()).resolve()
+    if not root.is_dir():
+        raise NotFoundError(f"no local workspace at {root}")
+    return root
+
+
+def workspace_check(ws, args) -> int:
+    from .workspace.local.repair import check
+
+    findings = check(_workspace_root(args))
+    for line in findings.facts:
+        print(line)
+    for line in findings.problems:
+        print(f"problem: {line}")
+    if findings.problems:
+        print(f"aml-tui: {len(findings.problems)} problem(s); `aml-tui workspace repair` fixes what can be fixed",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def workspace_repair(ws, args) -> int:
+    from .workspace.base import ReadOnlyError
+    from .workspace.local.repair import repair
+
+    if args.read_only:
+        raise ReadOnlyError("the workspace is open read-only")
+    for line in repair(_workspace_root(args)):
+        print(line)
+    return 0
+
+
 # ---------------------------------------------------------------------------- parser
 
 
@@ -333,6 +378,10 @@ def build_parser() -> argparse.ArgumentParser:
         command(sub, "show", show, f"show a {gname}").add_argument("-n", "--name", required=True)
     sub = group("config", f"the user config file ({'$'}{'AML_TUI_CONFIG'} or ~/.config/aml-tui/config.toml)")
     command(sub, "show", config_show, "the effective configuration and where it was read from")
+    sub = group("workspace", "the local workspace itself: check, repair")
+    command(sub, "check", workspace_check, "check the catalog and that it agrees with the folders on disk")
+    command(sub, "repair", workspace_repair,
+            "rebuild a damaged or lost catalog from the folders on disk (the old one is kept)")
     p = groups.add_parser("seed", parents=[common], help="seed the local workspace with the demo assets")
     p.add_argument("--no-jobs", action="store_true", help="register assets only, submit no demo job")
     p.set_defaults(func=seed)
@@ -348,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .config import load_config
 
         args.config = load_config()
-        if args.group == "config":  # needs no workspace
+        if args.group in ("config", "workspace"):  # these need no open workspace (repair fixes one)
             return args.func(None, args)
         ws = open_workspace(args, args.config)
         if args.group is None:

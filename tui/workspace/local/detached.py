@@ -13,7 +13,7 @@ from . import files
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[3])
 
 
-def spawn_detached(args: list[str], *, cwd: Path, stdout: IO[bytes] | int = subprocess.DEVNULL) -> None:
+def spawn_detached(args: list[str], *, cwd: Path, stdout: IO[bytes] | int = subprocess.DEVNULL) -> subprocess.Popen:
     """Run `python ARGS`. It finds `tui` through PYTHONPATH; the user's own PYTHONPATH is kept
     in AML_TUI_USER_PYTHONPATH, so a runner can hand exactly that to the job. It starts
     owner-only (files.py), the user's umask kept in AML_TUI_USER_UMASK for the same reason."""
@@ -21,6 +21,6 @@ def spawn_detached(args: list[str], *, cwd: Path, stdout: IO[bytes] | int = subp
     env = {**os.environ, "AML_TUI_USER_PYTHONPATH": user_path,
            "PYTHONPATH": _PACKAGE_PARENT + os.pathsep + user_path,
            files.USER_UMASK_ENV: f"{files.user_umask():03o}"}
-    subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, start_new_session=True, close_fds=True,
-                     stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
-                     umask=files.OWNER_ONLY_UMASK)
+    return subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, start_new_session=True, close_fds=True,
+                            stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
+                            umask=files.OWNER_ONLY_UMASK)

@@ -21,8 +21,8 @@ from .detached import spawn_detached
 WAITING = ("NotStarted", "Queued")
 # Statuses that hold a slot of their compute.
 HOLDING = ("Preparing", "Starting", "Running", "Finalizing", "CancelRequested")
-# A claim whose runner never showed up (its spawner was killed) is re-spawned after this,
-# at most MAX_SPAWNS times in all.
+# A claim whose runner never showed up is re-spawned, at most MAX_SPAWNS times in all: at once
+# when the process that had to start it (spawn_pid) is gone, else after this long (a pid reused).
 ORPHAN_CLAIM_S = 20.0
 MAX_SPAWNS = 3
 
@@ -88,7 +88,7 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
     to_spawn: list[str] = []
     with transaction(conn):
         rows = conn.execute(
-            f"SELECT name, status, compute, runner_pid, claimed_at, spawn_attempts FROM jobs "
+            f"SELECT name, status, compute, runner_pid, claimed_at, spawn_attempts, spawn_pid FROM jobs "
             f"WHERE status IN ({','.join('?' * (len(WAITING) + len(HOLDING)))}) ORDER BY seq",
             WAITING + HOLDING).fetchall()
         if not rows:
@@ -98,8 +98,7 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
         for r in rows:
             if r["status"] in HOLDING:
                 held[r["compute"]] = held.get(r["compute"], 0) + 1
-                if (r["status"] == "Preparing" and r["runner_pid"] is None
-                        and (r["claimed_at"] or 0) < now - ORPHAN_CLAIM_S):
+                if r["status"] == "Preparing" and r["runner_pid"] is None and claim_orphaned(r, now):
                     if r["spawn_attempts"] >= MAX_SPAWNS:
                         message = (f"the job's runner did not start after {MAX_SPAWNS} attempts; "
                                    "see system_logs/runner.txt")
@@ -107,8 +106,8 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
                                    error=json.dumps({"code": "SystemError", "message": message}))
                         held[r["compute"]] -= 1
                         continue
-                    conn.execute("UPDATE jobs SET claimed_at = ?, spawn_attempts = spawn_attempts + 1 "
-                                 "WHERE name = ?", (now, r["name"]))
+                    conn.execute("UPDATE jobs SET claimed_at = ?, spawn_attempts = spawn_attempts + 1, "
+                                 "spawn_pid = ? WHERE name = ?", (now, os.getpid(), r["name"]))
                     to_spawn.append(r["name"])
         for r in rows:
             if r["status"] not in WAITING:
@@ -116,21 +115,42 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
             compute = r["compute"]
             if held.get(compute, 0) < caps.get(compute, 1):
                 held[compute] = held.get(compute, 0) + 1
-                set_status(conn, root, r["name"], "Preparing", claimed_at=now, spawn_attempts=1)
+                set_status(conn, root, r["name"], "Preparing", claimed_at=now, spawn_attempts=1,
+                           spawn_pid=os.getpid())
                 to_spawn.append(r["name"])
             elif r["status"] == "NotStarted":
                 set_status(conn, root, r["name"], "Queued")
-    for name in to_spawn:
-        spawn_runner(root, name)
+    if not to_spawn:
+        return to_spawn
+    spawned = []
+    try:
+        for name in to_spawn:
+            spawned.append((spawn_runner(root, name), name))
+    finally:
+        # From now on the runner's own life says whether the claim is still being worked on;
+        # a claim we failed to spawn is handed back (claimed_at 0) for the next reconcile.
+        with transaction(conn):
+            conn.executemany("UPDATE jobs SET spawn_pid = ? WHERE name = ? AND runner_pid IS NULL",
+                             spawned)
+            conn.executemany("UPDATE jobs SET claimed_at = 0 WHERE name = ? AND runner_pid IS NULL",
+                             [(n,) for n in to_spawn[len(spawned):]])
     return to_spawn
 
 
-def spawn_runner(root: Path, name: str) -> None:
-    """Start a detached runner: its own session, so it outlives the CLI or TUI that started it."""
+def spawn_runner(root: Path, name: str) -> int:
+    """Start a detached runner: its own session, so it outlives the CLI or TUI that started it.
+    Returns its pid."""
     d = job_dir(root, name) / "system_logs"
     d.mkdir(parents=True, exist_ok=True)
     with open(d / "runner.txt", "ab") as out:
-        spawn_detached(["-m", "tui.workspace.local.runner", str(root), name], cwd=root, stdout=out)
+        return spawn_detached(["-m", "tui.workspace.local.runner", str(root), name], cwd=root, stdout=out).pid
+
+
+def claim_orphaned(row: sqlite3.Row, now: float) -> bool:
+    """Whether a Preparing job that no runner has claimed is stuck: nobody is left to start it."""
+    if (row["claimed_at"] or 0) < now - ORPHAN_CLAIM_S:
+        return True
+    return row["spawn_pid"] is not None and not process_alive(row["spawn_pid"], None)
 
 
 def process_alive(pid: int | None, started: float | None) -> bool:
@@ -174,7 +194,7 @@ def reconcile(conn: sqlite3.Connection, root: Path, *, start_jobs: bool = True) 
     """Fail jobs whose runner died; hand free slots to waiting jobs (unless `start_jobs` is
     False: a read-only viewer starts nothing). Cheap when idle."""
     rows = conn.execute(
-        f"SELECT name, status, runner_pid, runner_started, pgid, mlflow_run_id, claimed_at FROM jobs "
+        f"SELECT name, status, runner_pid, runner_started, pgid, mlflow_run_id, claimed_at, spawn_pid FROM jobs "
         f"WHERE status IN ({','.join('?' * (len(WAITING) + len(HOLDING)))})", WAITING + HOLDING).fetchall()
     if not rows:
         return
@@ -182,7 +202,7 @@ def reconcile(conn: sqlite3.Connection, root: Path, *, start_jobs: bool = True) 
     now = time.time()
     for r in rows:
         if r["status"] == "Preparing" and r["runner_pid"] is None:
-            need_schedule = need_schedule or (r["claimed_at"] or 0) < now - ORPHAN_CLAIM_S
+            need_schedule = need_schedule or claim_orphaned(r, now)
             continue
         if r["status"] not in HOLDING or process_alive(r["runner_pid"], r["runner_started"]):
             continue

@@ -65,7 +65,15 @@ class Runner:
                 "UPDATE jobs SET runner_pid = ?, runner_started = ? "
                 "WHERE name = ? AND runner_pid IS NULL AND status IN ('Preparing', 'CancelRequested')",
                 (os.getpid(), started, self.name))
-            return cur.rowcount == 1
+            claimed = cur.rowcount == 1
+        if claimed:
+            # A runner start is a moment to rescue claims whose spawner was killed, so they
+            # do not wait for the next CLI call or app refresh. Best effort: this job goes on.
+            try:
+                jobstore.reconcile(self.conn, self.root)
+            except Exception as exc:
+                print(f"aml-tui runner: could not check the other jobs: {exc}", flush=True)
+        return claimed
 
     def run(self) -> int:
         if not self.claim():

@@ -52,14 +52,86 @@ def ensure_store(root: Path) -> None:
                          (f"{_artifact_root(root)}/0",))
 
 
+# Names the one store set-up helper of a workspace (its pid), while it works.
+PREPARING = "mlflow.db.preparing"
+# A helper this old is taken to hang, and replaced.
+HELPER_STALE_S = 300.0
+
+
 def prepare_store_in_background(root: Path) -> None:
-    """Create the store in a detached process now, so the first job does not wait ~4 s for it."""
+    """Create the store in a detached process now, so the first job does not wait ~4 s for it.
+    Only one helper per workspace: many submits to a cold workspace would otherwise each
+    start one (each paying ~2 s of MLflow import on a busy machine)."""
     if _store_ready(root / "mlflow.db"):
+        return
+    marker = root / PREPARING
+    if not _take_marker(marker):
         return
     # Niced and a little late: it must not slow the app's first frame on a fresh workspace.
     code = "import os, sys, time; os.nice(10); time.sleep(1.5); from pathlib import Path; " \
-           "from tui.workspace.local.tracking import ensure_store; ensure_store(Path(sys.argv[1]))"
-    spawn_detached(["-c", code, str(root)], cwd=root)
+           "from tui.workspace.local.tracking import _store_helper; _store_helper(Path(sys.argv[1]))"
+    try:
+        pid = spawn_detached(["-c", code, str(root)], cwd=root).pid
+    except BaseException:
+        marker.unlink(missing_ok=True)
+        raise
+    tmp = marker.with_name(f"{PREPARING}.{os.getpid()}")
+    tmp.write_text(str(pid))
+    os.replace(tmp, marker)  # the marker never disappears meanwhile, so O_EXCL keeps others out
+
+
+def _take_marker(marker: Path) -> bool:
+    """Whether this process starts the helper: the one that creates the marker does. A marker
+    whose owner is gone is taken over (two processes doing so at once may both start a helper;
+    `ensure_store`'s lock keeps that harmless)."""
+    for _ in range(2):
+        try:
+            fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            if not _marker_stale(marker):
+                return False
+            marker.unlink(missing_ok=True)
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        return True
+    return False
+
+
+def _marker_pid(marker: Path) -> int | None:
+    try:
+        return int(marker.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _marker_stale(marker: Path) -> bool:
+    try:
+        age = time.time() - marker.stat().st_mtime
+    except FileNotFoundError:
+        return True
+    if age > HELPER_STALE_S:
+        return True
+    pid = _marker_pid(marker)
+    if pid is None:  # being written right now
+        return False
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.AccessDenied:
+        return False
+
+
+def _store_helper(root: Path) -> None:
+    try:
+        ensure_store(root)
+    finally:
+        marker = root / PREPARING
+        if _marker_pid(marker) == os.getpid():
+            marker.unlink(missing_ok=True)
 
 
 def _store_ready(db: Path) -> bool:

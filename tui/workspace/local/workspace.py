@@ -42,6 +42,10 @@ DEFAULT_COMPUTE = "local"
 # Every process of a distributed job runs here at once: one per core is what a machine can
 # take, and 8 (a GPU node's usual count) may be tried on any machine.
 MAX_LOCAL_PROCESSES = max(8, os.cpu_count() or 1)
+# jobs/.new/<name>-<pid>/ holds a job folder while create_job fills it.
+INCOMING = ".new"
+# An unfinished creation this old is removed even if its pid is alive (the pid was reused).
+UNFINISHED_STALE_S = 3600.0
 
 _ADJECTIVES = ("amber", "brave", "calm", "clever", "eager", "gentle", "happy", "jolly", "keen", "lively",
                "lucid", "mellow", "nimble", "polite", "quiet", "shiny", "sleepy", "swift", "tidy", "witty")
@@ -88,6 +92,7 @@ class LocalWorkspace(Workspace):
         self._conn  # open (and migrate) now, so a broken catalog fails here
         self._ensure_default_compute()
         if not read_only:
+            self._sweep_unfinished()
             tracking.prepare_store_in_background(self.root)
 
     # ------------------------------------------------------------------ plumbing
@@ -108,6 +113,35 @@ class LocalWorkspace(Workspace):
             self._conn.execute(
                 "INSERT OR IGNORE INTO compute (name, type, max_concurrency, description, created_at) "
                 "VALUES (?, 'local', ?, 'this machine', ?)", (DEFAULT_COMPUTE, os.cpu_count() or 1, time.time()))
+
+    def _sweep_unfinished(self) -> None:
+        """Remove what killed `create_job` calls left in jobs/.new/ (the creator's pid is in
+        each name): folders still being filled, and a job folder moved into place whose row
+        was never committed. Cheap when there is nothing: one small directory listing."""
+        incoming = self.root / "jobs" / INCOMING
+        try:
+            with os.scandir(incoming) as it:
+                entries = [e.name for e in it]
+        except FileNotFoundError:
+            return
+        now = time.time()
+        for entry in entries:
+            stem = entry.removesuffix(".commit")
+            name, _, pid = stem.rpartition("-")
+            if not _creator_gone(incoming / entry, pid, now):
+                continue
+            if entry.endswith(".commit"):
+                # Under the write lock no live create_job is between its move and its commit.
+                with transaction(self._conn):
+                    if not self._conn.execute("SELECT 1 FROM jobs WHERE name = ?", (name,)).fetchone():
+                        try:
+                            os.rename(self.root / "jobs" / name, incoming / stem)
+                        except OSError:
+                            pass
+                    (incoming / entry).unlink(missing_ok=True)
+                shutil.rmtree(incoming / stem, ignore_errors=True)
+            else:
+                shutil.rmtree(incoming / entry, ignore_errors=True)
 
     def _writable(self) -> None:
         if self.read_only:
@@ -456,8 +490,13 @@ class LocalWorkspace(Workspace):
         shown["display_name"] = shown["display_name"] or name
         plan["display_name"] = shown["display_name"]
         jobs = self.root / "jobs"
-        tmp = jobs / f".new-{name}-{os.getpid()}"
+        self._sweep_unfinished()
+        incoming = jobs / INCOMING
+        incoming.mkdir(exist_ok=True)
+        tmp = incoming / f"{name}-{os.getpid()}"
+        marker = incoming / f"{name}-{os.getpid()}.commit"
         final = jobs / name
+        moved = False
         try:
             tmp.mkdir()
             for sub in ("user_logs", "system_logs", "outputs", "named-outputs"):
@@ -474,25 +513,33 @@ class LocalWorkspace(Workspace):
             plan["command"] = specs.render_command(plan["command"], plan["values"])
             (tmp / "run.json").write_text(json.dumps(plan, indent=2))
             _write_yaml(tmp / "job.yml", shown)
-            try:
-                os.rename(tmp, final)
-            except OSError:
-                raise InvalidSpecError(f"a job named {name!r} already exists", source=source, field="name") from None
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        created = time.time()
-        shown["creation_context"] = {"created_at": _iso(created), "created_by": "local", "created_by_type": "User"}
-        try:
+            created = time.time()
+            shown["creation_context"] = {"created_at": _iso(created), "created_by": "local",
+                                         "created_by_type": "User"}
+            # The folder moves into place inside the row's transaction, so both appear or
+            # neither does: a failed insert leaves no folder, and a kill between the move and
+            # the commit leaves `marker` for the next `_sweep_unfinished`.
             with transaction(self._conn):
                 self._conn.execute(
                     "INSERT INTO jobs (name, display_name, type, status, experiment_name, compute, created_at, spec)"
                     " VALUES (?, ?, 'command', 'NotStarted', ?, ?, ?, ?)",
                     (name, shown["display_name"], shown["experiment_name"], plan["compute"], created,
                      json.dumps(shown)))
-        except sqlite3.IntegrityError:
-            shutil.rmtree(final, ignore_errors=True)
-            raise InvalidSpecError(f"a job named {name!r} already exists", source=source, field="name") from None
+                marker.touch()
+                try:
+                    os.rename(tmp, final)
+                except OSError:
+                    raise InvalidSpecError(f"a job named {name!r} already exists", source=source,
+                                           field="name") from None
+                moved = True
+        except BaseException as exc:
+            shutil.rmtree(final if moved else tmp, ignore_errors=True)
+            marker.unlink(missing_ok=True)
+            if isinstance(exc, sqlite3.IntegrityError):
+                raise InvalidSpecError(f"a job named {name!r} already exists", source=source,
+                                       field="name") from None
+            raise
+        marker.unlink()
         jobstore.log_lifecycle(self.root, name, "status NotStarted")
         jobstore.schedule(self._conn, self.root)
         return self.get_job(name)
@@ -703,6 +750,16 @@ class LocalWorkspace(Workspace):
             if deadline and time.time() > deadline:
                 raise TimeoutError(f"job {name} still {job.status} after {timeout} s")
             time.sleep(poll)
+
+
+def _creator_gone(path: Path, pid: str, now: float) -> bool:
+    try:
+        age = now - path.lstat().st_mtime
+    except FileNotFoundError:
+        return False  # another process swept it
+    if age > UNFINISHED_STALE_S:
+        return True
+    return pid.isdigit() and not jobstore.process_alive(int(pid), None)
 
 
 def _natural_key(name: str) -> list:
