@@ -217,3 +217,30 @@ def test_the_runner_reaps_the_orphans_it_adopts_while_the_job_runs(ws):
     assert ws.get_job(job.name).status == "Running"
     assert [p for p in runner.children() if p.status() == psutil.STATUS_ZOMBIE] == []
     assert ws.wait_for_job(job.name, 30).status == "Completed"
+
+
+SPARES_RUNNERS = """
+import subprocess, sys, time
+from pathlib import Path
+from tui.workspace.local import isolation
+from tui.workspace.local.detached import spawn_detached
+runner = spawn_detached(["-c", "import time; time.sleep(30)"], cwd=Path("."))
+job = subprocess.Popen(["sleep", "30"])
+time.sleep(0.2)
+isolation.end_descendants()
+time.sleep(0.2)
+print(runner.pid, runner.poll(), job.poll())
+"""
+
+
+def test_ending_a_jobs_processes_spares_the_runners_it_started_for_other_jobs():
+    # A runner schedules other jobs when it claims and when it ends, so their runners are its
+    # children: ending its own job must not kill them (they failed as "never started").
+    out = subprocess.run([sys.executable, "-c", SPARES_RUNNERS], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.split()
+    pid, runner_code, job_code = int(out[0]), out[1], out[2]
+    try:
+        assert runner_code == "None" and job_code == str(-signal.SIGKILL)
+        assert psutil.pid_exists(pid)
+    finally:
+        os.kill(pid, signal.SIGKILL)

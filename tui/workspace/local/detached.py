@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import IO
 
 from . import files
+
 _PACKAGE_PARENT = str(Path(__file__).resolve().parents[3])
+# Pids this process started here. A runner schedules other jobs and so is the parent of their
+# runners: when it ends its own job's processes it must spare these (and what is below them).
+SPAWNED: set[int] = set()
 
 
 def spawn_detached(args: list[str], *, cwd: Path, stdout: IO[bytes] | int = subprocess.DEVNULL) -> subprocess.Popen:
@@ -21,6 +25,8 @@ def spawn_detached(args: list[str], *, cwd: Path, stdout: IO[bytes] | int = subp
     env = {**os.environ, "AML_TUI_USER_PYTHONPATH": user_path,
            "PYTHONPATH": _PACKAGE_PARENT + os.pathsep + user_path,
            files.USER_UMASK_ENV: f"{files.user_umask():03o}"}
-    return subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, start_new_session=True, close_fds=True,
+    proc = subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, start_new_session=True, close_fds=True,
                             stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.STDOUT,
                             umask=files.OWNER_ONLY_UMASK)
+    SPAWNED.add(proc.pid)
+    return proc

@@ -112,14 +112,18 @@ def end_descendants(sig: int = signal.SIGKILL, *, rounds: int = 50) -> None:
     """Send `sig` to every process below this one, in whatever session or group.
 
     With SIGKILL, repeat until none is left: a process forking while we look leaves its
-    children to us (we are the subreaper), and the next round ends them.
+    children to us (we are the subreaper), and the next round ends them. The runners and
+    helpers this process spawned for other jobs (`detached.SPAWNED`) and their processes are
+    not the job's: they are spared.
     """
     import psutil
+
+    from .detached import SPAWNED
 
     me = psutil.Process()
     for _ in range(rounds):
         alive = []
-        for proc in me.children(recursive=True):
+        for proc in _descendants(me, SPAWNED):
             try:
                 if proc.status() != psutil.STATUS_ZOMBIE:
                     proc.send_signal(sig)
@@ -131,6 +135,23 @@ def end_descendants(sig: int = signal.SIGKILL, *, rounds: int = 50) -> None:
         if not alive or sig != signal.SIGKILL:
             return
         time.sleep(0.005)
+
+
+def _descendants(root, spare: set[int]) -> list:
+    """Every process below `root`, leaving out the subtrees of the pids in `spare`."""
+    import psutil
+
+    found, todo = [], [root]
+    while todo:
+        try:
+            children = todo.pop().children()
+        except psutil.Error:
+            continue
+        for child in children:
+            if child.pid not in spare:
+                found.append(child)
+                todo.append(child)
+    return found
 
 
 def reap_adopted(own: set[int]) -> None:
