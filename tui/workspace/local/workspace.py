@@ -339,18 +339,21 @@ class LocalWorkspace(Workspace):
                 raise InvalidSpecError(f"{code_dir} is a file; code must be a folder (the job's working "
                                        "directory, snapshotted)", source=source, field="code")
 
+        # Multi-node first: no local compute can fix it, while a missing compute can be created.
+        if spec.resources and int(spec.resources.get("instance_count") or 1) > 1:
+            raise InvalidSpecError(f"a multi-node job ({spec.resources['instance_count']} instances) needs an "
+                                   "Azure compute cluster; a local compute has one instance, this machine: use "
+                                   "instance_count: 1 (distribution.process_count_per_instance sets the processes)",
+                                   source=source, field="resources.instance_count")
         compute = DEFAULT_COMPUTE
         if spec.compute:
             compute = spec.compute.removeprefix("azureml:")
             if not self._conn.execute("SELECT 1 FROM compute WHERE name = ?", (compute,)).fetchone():
                 known = [r[0] for r in self._conn.execute("SELECT name FROM compute ORDER BY name")]
-                raise InvalidSpecError(f"unknown compute {compute!r}; this workspace has: {', '.join(known)} "
-                                       f"(create one with: aml-tui compute create --name {compute} --type local)",
-                                       source=source, field="compute")
-        if spec.resources and int(spec.resources.get("instance_count") or 1) > 1:
-            raise InvalidSpecError("a local compute has one instance; use instance_count: 1 "
-                                   "(distribution.process_count_per_instance sets the processes)",
-                                   source=source, field="resources.instance_count")
+                raise InvalidSpecError(f"unknown compute {compute!r}: Azure compute clusters (their VM sizes and "
+                                       f"GPUs) do not exist locally, jobs run on this machine; this workspace has: "
+                                       f"{', '.join(known)} (to run it here anyway: aml-tui compute create "
+                                       f"--name {compute} --type local)", source=source, field="compute")
         if spec.process_count > MAX_LOCAL_PROCESSES:
             raise InvalidSpecError(f"at most {MAX_LOCAL_PROCESSES} processes here (one per CPU core, or 8 on "
                                    f"smaller machines), got {spec.process_count}",
