@@ -140,10 +140,12 @@ def test_a_uri_file_output_is_a_file_in_an_existing_folder(ws, tmp_path):
     ("azureml://registries/azureml/environments/sklearn-1.5/versions/3", "registry environments"),
 ])
 def test_curated_and_registry_environments_run_on_this_interpreter(ws, tmp_path, reference, words):
-    job = run(ws, {"command": "python -c 'import sys; print(sys.executable)'", "environment": reference}, tmp_path)
+    # The job's own layer sits over this interpreter: same binary, and its packages (yaml) import.
+    command = "python -c 'import os, sys, yaml; print(os.path.realpath(sys.executable))'"
+    job = run(ws, {"command": command, "environment": reference}, tmp_path)
     assert job.status == "Completed", build_log(ws, job.name)
     assert job.fields["environment"] == reference
-    assert log(ws, job.name).strip() == sys.executable
+    assert log(ws, job.name).strip() == os.path.realpath(sys.executable)
     assert f"environment {reference}: {words}" in build_log(ws, job.name)
     assert "the job runs on this interpreter" in build_log(ws, job.name)
 
@@ -232,16 +234,17 @@ echo "fake micromamba $*"
 while [ $# -gt 0 ]; do case "$1" in --prefix) prefix="$2"; shift;; --file) file="$2"; shift;; esac; shift; done
 grep -q lightgbm "$file" || exit 9
 mkdir -p "$prefix/bin" && ln -s {sys.executable} "$prefix/bin/python"
+printf '#!/bin/sh\\necho lightgbm from the conda environment\\n' > "$prefix/bin/lightgbm" && chmod +x "$prefix/bin/lightgbm"
 """)
     (tools / "micromamba").chmod(0o755)
     monkeypatch.setenv("PATH", f"{tools}{os.pathsep}/usr/bin{os.pathsep}/bin")
     env = {"conda_file": {"dependencies": ["python=3.11", "lightgbm", {"pip": ["azureml-mlflow"]}]}}
-    command = "python -c 'import sys; print(sys.argv[0], sys.executable)' x"
+    command = "lightgbm"  # the conda environment's own tools are on the job's PATH
     first = run(ws, {"command": command, "environment": env}, tmp_path)
     assert first.status == "Completed", build_log(ws, first.name)
     prepare = build_log(ws, first.name)
     assert "not importable here: lightgbm" in prepare and "fake micromamba create --yes --prefix" in prepare
-    assert log(ws, first.name).split()[1].endswith("/conda/bin/python")
+    assert log(ws, first.name).strip() == "lightgbm from the conda environment"
     written = yaml.safe_load(next((ws.root / "envs").glob("*/conda.yml")).read_text())
     assert written["dependencies"] == ["python=3.11", "lightgbm"]  # azureml-* skipped here too
     second = run(ws, {"command": command, "environment": env}, tmp_path)
