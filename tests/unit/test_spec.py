@@ -92,7 +92,7 @@ def test_overrides_parse_scalars_and_create_paths():
 
 def test_render_command_substitutes_and_handles_optional_segments():
     values = {"inputs": {"a": "1"}, "outputs": {"o": "/out"}}
-    cmd = "run ${{inputs.a}} ${{ outputs.o }}[ --b ${{inputs.b}}][ --a2 ${{inputs.a}}]"
+    cmd = "run ${{inputs.a}} ${{ outputs.o }}$[[ --b ${{inputs.b}}]]$[[ --a2 ${{inputs.a}}]]"
     assert spec.render_command(cmd, values) == "run 1 /out --a2 1"
     spec.check_bindings(cmd, {"a"}, {"o"}, source="job.yml")  # optional b may be absent
 

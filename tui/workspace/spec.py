@@ -10,9 +10,10 @@ from __future__ import annotations
 import copy
 import functools
 import re
+import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Collection, Mapping
 
 from .base import InvalidSpecError
 
@@ -29,8 +30,9 @@ IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # ${{inputs.x}}, ${{outputs.x}}, ${{search_space.x}}; whitespace inside the braces is allowed.
 BINDING_RE = re.compile(r"\$\{\{\s*(inputs|outputs|search_space)\.([A-Za-z0-9_]+)\s*\}\}")
 ANY_BINDING_RE = re.compile(r"\$\{\{.*?\}\}")
-# An optional segment `[--flag ${{inputs.x}}]`, dropped when the input is absent.
-OPTIONAL_RE = re.compile(r"\[([^\[\]]*\$\{\{[^\[\]]*\}\}[^\[\]]*)\]")
+# Azure's optional segment `$[[--flag ${{inputs.x}}]]`: dropped when an input in it is unset.
+# A plain `[ ... ]` is the shell's and passes through untouched.
+OPTIONAL_RE = re.compile(r"\$\[\[(.*?)\]\]", re.DOTALL)
 
 DATA_TYPES = ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model")
 LITERAL_TYPES = ("integer", "number", "string", "boolean")
@@ -376,6 +378,7 @@ class CommandJobSpec:
     distribution: dict[str, Any] | None = None
     resources: dict[str, Any] | None = None
     timeout: int | None = None
+    unset_optional: set[str] = field(default_factory=set)  # inputs declared optional, with no value
 
 
 def _check_io_name(name: Any, group: str, source: str) -> str:
@@ -501,7 +504,11 @@ def parse_command_job(document: Mapping[str, Any], source: str) -> CommandJobSpe
     inputs = document.get("inputs") or {}
     if not isinstance(inputs, dict):
         raise _fail(source, "inputs", f"expected a mapping of input names, got {_type_name(inputs)}")
-    spec.inputs = {str(k): _parse_input(k, v, source) for k, v in inputs.items()}
+    for key, raw in inputs.items():
+        if _unset_optional(raw):
+            spec.unset_optional.add(_check_io_name(key, "inputs", source))
+        else:
+            spec.inputs[str(key)] = _parse_input(key, raw, source)
     outputs = document.get("outputs") or {}
     if not isinstance(outputs, dict):
         raise _fail(source, "outputs", f"expected a mapping of output names, got {_type_name(outputs)}")
@@ -559,33 +566,60 @@ def parse_command_job(document: Mapping[str, Any], source: str) -> CommandJobSpe
         if limits.get("timeout") is not None:
             spec.timeout = _int(limits["timeout"], source=source, field="limits.timeout", minimum=1)
 
-    check_bindings(spec.command, set(spec.inputs), set(spec.outputs), source=source)
+    check_bindings(spec.command, set(spec.inputs), set(spec.outputs), source=source,
+                   optional=spec.unset_optional)
     return spec
 
 
+def _unset_optional(raw: Any) -> bool:
+    """`{type: number, optional: true}` with no value: only `$[[ ... ]]` segments may use it."""
+    return (isinstance(raw, dict) and raw.get("optional") is True
+            and all(raw.get(k) in (None, "") for k in ("value", "default", "path")))
+
+
 def check_bindings(command: str, inputs: set[str], outputs: set[str], *, source: str,
-                   search_space: set[str] | None = None) -> None:
-    """Every `${{inputs.x}}` names a declared input (optional `[...]` segments may name absent ones)."""
+                   search_space: set[str] | None = None, optional: set[str] = frozenset()) -> None:
+    """Every `${{inputs.x}}` names a set input. Inside an optional segment `$[[ ... ]]` an
+    input may also be unset (`optional` holds those declared `optional: true` without a value)
+    or undeclared: the segment is then dropped, as Azure does."""
     for raw in ANY_BINDING_RE.finditer(command):
         if not BINDING_RE.fullmatch(raw.group(0)):
             raise _fail(source, "command", f"{raw.group(0)} is not a binding; use ${{{{inputs.NAME}}}} "
                         "or ${{outputs.NAME}}")
-    optional = {m.group(2) for seg in OPTIONAL_RE.finditer(command) for m in BINDING_RE.finditer(seg.group(1))}
+    segments = [seg.span(1) for seg in OPTIONAL_RE.finditer(command)]
+    for start, end in segments:
+        if "$[[" in command[start:end]:
+            raise _fail(source, "command", "optional segments $[[ ... ]] do not nest")
+    if "$[[" in OPTIONAL_RE.sub("", command):
+        raise _fail(source, "command", "$[[ without a closing ]]; an optional segment reads "
+                    "$[[--flag ${{inputs.NAME}}]]")
     for match in BINDING_RE.finditer(command):
         group, name = match.groups()
         declared = {"inputs": inputs, "outputs": outputs, "search_space": search_space or set()}[group]
-        if name in declared or (group == "inputs" and name in optional):
+        if name in declared:
+            continue
+        if group == "inputs" and any(s <= match.start() < e for s, e in segments):
             continue
         if group == "search_space" and search_space is None:
             raise _fail(source, "command", f"${{{{search_space.{name}}}}} is only allowed in a sweep trial")
+        if group == "inputs" and name in optional:
+            raise _fail(source, "command", f"input {name!r} is optional and has no value here, so "
+                        f"${{{{inputs.{name}}}}} must sit inside an optional segment: "
+                        f"$[[--{name} ${{{{inputs.{name}}}}}]]")
         known = ", ".join(sorted(declared)) or "none"
         raise _fail(source, "command", f"${{{{{group}.{name}}}}} refers to an undeclared {group[:-1]} "
                     f"{name!r}; declared {group}: {known}")
 
 
-def render_command(command: str, values: Mapping[str, Mapping[str, str]]) -> str:
-    """Substitute bindings. `values` maps group -> name -> text; optional segments whose
-    inputs are absent are dropped, present ones lose their brackets."""
+def render_command(command: str, values: Mapping[str, Mapping[str, str]],
+                   paths: Mapping[str, Collection[str]] | None = None) -> str:
+    """Substitute bindings. `values` maps group -> name -> text. An optional segment
+    `$[[...]]` is dropped when one of its inputs has no value, else kept without `$[[ ]]`.
+
+    Literal values go in verbatim, as on Azure. The bindings named in `paths` are local
+    paths, which may hold spaces or quotes (Azure's mount paths never do): each is quoted
+    for the shell context it sits in, so it stays one word both bare and inside the
+    user's own quotes."""
 
     def optional(seg: re.Match[str]) -> str:
         body = seg.group(1)
@@ -595,7 +629,75 @@ def render_command(command: str, values: Mapping[str, Mapping[str, str]]) -> str
         return ""
 
     command = OPTIONAL_RE.sub(optional, command)
-    return BINDING_RE.sub(lambda m: values[m.group(1)][m.group(2)], command)
+    contexts = _binding_contexts(command)
+    paths = paths or {}
+
+    def substitute(m: re.Match[str]) -> str:
+        group, name = m.groups()
+        text = values[group][name]
+        if name not in paths.get(group, ()):
+            return text
+        return _quote_for(text, contexts.get(m.start(), "bare"))  # a binding in a comment is not in the map
+
+    return BINDING_RE.sub(substitute, command)
+
+
+def _quote_for(text: str, context: str) -> str:
+    if context == "single":  # inside '...': close, emit an escaped quote, reopen
+        return text.replace("'", "'\\''")
+    if context == "double":  # inside "...": only these four stay special
+        return "".join("\\" + c if c in '\\"$`' else c for c in text)
+    return shlex.quote(text)
+
+
+def _binding_contexts(command: str) -> dict[int, str]:
+    """For each binding's offset, the bash quoting around it: 'bare', 'single' or 'double'.
+
+    A small bash lexer: quotes, backslashes, `$( )` and backticks (which start a fresh bare
+    context, also inside double quotes) and `#` comments. Heredocs are read as plain text."""
+    contexts: dict[int, str] = {}
+    stack = ["bare"]  # bare | single | double | subst ($( )) | paren (( ) inside $( )) | tick
+    i, n = 0, len(command)
+    while i < n:
+        top = stack[-1]
+        binding = BINDING_RE.match(command, i) if command.startswith("${{", i) else None
+        if binding:
+            contexts[i] = top if top in ("single", "double") else "bare"
+            i = binding.end()
+            continue
+        c = command[i]
+        if top == "single":
+            if c == "'":
+                stack.pop()
+        elif c == "\\":
+            i += 1  # the next character is taken literally
+        elif command.startswith("$(", i):
+            stack.append("subst")
+            i += 1
+        elif top == "double":
+            if c == '"':
+                stack.pop()
+            elif c == "`":
+                stack.append("tick")
+        elif c == "#" and (i == 0 or command[i - 1] in " \t\n;&|()"):
+            newline = command.find("\n", i)
+            i = n if newline < 0 else newline
+            continue
+        elif c == "'":
+            stack.append("single")
+        elif c == '"':
+            stack.append("double")
+        elif c == "`":
+            if top == "tick":
+                stack.pop()
+            else:
+                stack.append("tick")
+        elif c == "(" and top in ("subst", "paren"):
+            stack.append("paren")
+        elif c == ")" and top in ("subst", "paren"):
+            stack.pop()
+        i += 1
+    return contexts
 
 
 def parse_job(document: Mapping[str, Any], source: str) -> CommandJobSpec:
@@ -609,6 +711,11 @@ def parse_job(document: Mapping[str, Any], source: str) -> CommandJobSpec:
 
         raise NotSupportedError(f"{source}: type: sweep jobs are not supported by this workspace yet; "
                                 "submit the trial as a command job")
+    why = {"spark": "Spark jobs run on Azure's serverless Spark compute or an attached Synapse pool, "
+                    "which a local workspace does not have",
+           "pipeline": "pipeline jobs are not run by the local workspace yet"}.get(kind)
+    if why:
+        raise _fail(source, "type", f"{why}; allowed: command, sweep")
     raise _fail(source, "type", f"unknown job type {kind!r}; allowed: command, sweep")
 
 
@@ -663,10 +770,15 @@ class EnvironmentSpec:
     conda_file: str | dict[str, Any] | None
     description: str | None
     tags: dict[str, str]
+    build: dict[str, str] | None = None  # {path: context folder or URL, dockerfile_path: ...}
 
 
-def parse_environment(document: Mapping[str, Any], source: str, *, anonymous: bool = False) -> EnvironmentSpec:
-    prefix = "environment." if anonymous else ""
+def parse_environment(document: Mapping[str, Any], source: str, *, anonymous: bool = False,
+                      prefix: str | None = None) -> EnvironmentSpec:
+    """An environment: `image` (+ `conda_file`) or a docker `build` context. `anonymous`
+    (inline in a job, or a `file:` reference) makes `name` optional."""
+    if prefix is None:
+        prefix = "environment." if anonymous else ""
     _check_fields(document, ENVIRONMENT_FIELDS, source=source, prefix=prefix)
     name = None if anonymous else check_name(document.get("name"), source=source, field="name")
     version = _opt_str(document, "version", source)
@@ -676,12 +788,21 @@ def parse_environment(document: Mapping[str, Any], source: str, *, anonymous: bo
     conda = document.get("conda_file")
     if conda is not None and not isinstance(conda, (str, dict)):
         raise _fail(source, f"{prefix}conda_file", f"expected a path or an inline mapping, got {_type_name(conda)}")
-    if document.get("build") is not None and not image and conda is None:
-        image = "(docker build context)"
-    if not image and conda is None:
-        raise _fail(source, prefix.rstrip(".") or None, "an environment needs image and/or conda_file")
+    build = document.get("build")
+    if build is not None:
+        if not isinstance(build, dict):
+            raise _fail(source, f"{prefix}build", f"expected a mapping like {{path: docker-context}}, "
+                        f"got {_type_name(build)}")
+        _check_fields(build, ("path", "dockerfile_path"), source=source, prefix=f"{prefix}build.")
+        if not isinstance(build.get("path"), str) or not build["path"]:
+            raise _fail(source, f"{prefix}build.path", "required: the docker build context folder")
+        if image:
+            raise _fail(source, f"{prefix}build", "use either image or build, not both")
+        build = {k: str(v) for k, v in build.items() if v is not None}
+    if not image and conda is None and build is None:
+        raise _fail(source, prefix.rstrip(".") or None, "an environment needs image and/or conda_file, or build")
     return EnvironmentSpec(name, version, image, conda, _opt_str(document, "description", source),
-                           _str_map(document, "tags", source))
+                           _str_map(document, "tags", source), build)
 
 
 def conda_pip_requirements(conda: Mapping[str, Any], source: str) -> tuple[list[str], list[str]]:

@@ -59,6 +59,8 @@ MIGRATIONS: tuple[str, ...] = (
     # The process that must start a claimed job: its spawner, then the spawned runner. Once it
     # is gone and no runner claimed the job, the claim is orphaned at once (see jobstore).
     "ALTER TABLE jobs ADD COLUMN spawn_pid INTEGER",
+    # An environment's docker build context ({path, dockerfile_path}), kept as az ml shows it.
+    "ALTER TABLE environments ADD COLUMN build TEXT",
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

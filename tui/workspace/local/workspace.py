@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
-import shlex
 import shutil
 import signal
 import sqlite3
@@ -34,7 +34,7 @@ from ..base import (
     WorkspaceError,
     WorkspaceInfo,
 )
-from ..redact import mask_env
+from ..redact import mask_env, redact
 from . import files, jobstore, tracking
 from .catalog import connect, transaction
 
@@ -46,6 +46,7 @@ MAX_LOCAL_PROCESSES = max(8, os.cpu_count() or 1)
 INCOMING = ".new"
 # An unfinished creation this old is removed even if its pid is alive (the pid was reused).
 UNFINISHED_STALE_S = 3600.0
+_REGISTRY_ENV_RE = re.compile(r"^azureml://registries/[^/]+/environments/[^/]+/(versions/[^/]+|labels/latest)$")
 
 _ADJECTIVES = ("amber", "brave", "calm", "clever", "eager", "gentle", "happy", "jolly", "keen", "lively",
                "lucid", "mellow", "nimble", "polite", "quiet", "shiny", "sleepy", "swift", "tidy", "witty")
@@ -233,6 +234,8 @@ class LocalWorkspace(Workspace):
             fields = {"name": r["name"], "version": r["version"], "image": r["image"], "conda_file": conda,
                       "description": r["description"], "tags": json.loads(r["tags"]),
                       "creation_context": created, "id": f"azureml:{r['name']}:{r['version']}"}
+            if r["build"]:
+                fields["build"] = json.loads(r["build"])
         elif kind is AssetKind.COMPUTE:
             fields = {"name": r["name"], "type": r["type"], "max_concurrency": r["max_concurrency"],
                       "description": r["description"], "provisioning_state": "Succeeded",
@@ -336,18 +339,21 @@ class LocalWorkspace(Workspace):
                 raise InvalidSpecError(f"{code_dir} is a file; code must be a folder (the job's working "
                                        "directory, snapshotted)", source=source, field="code")
 
+        # Multi-node first: no local compute can fix it, while a missing compute can be created.
+        if spec.resources and int(spec.resources.get("instance_count") or 1) > 1:
+            raise InvalidSpecError(f"a multi-node job ({spec.resources['instance_count']} instances) needs an "
+                                   "Azure compute cluster; a local compute has one instance, this machine: use "
+                                   "instance_count: 1 (distribution.process_count_per_instance sets the processes)",
+                                   source=source, field="resources.instance_count")
         compute = DEFAULT_COMPUTE
         if spec.compute:
             compute = spec.compute.removeprefix("azureml:")
             if not self._conn.execute("SELECT 1 FROM compute WHERE name = ?", (compute,)).fetchone():
                 known = [r[0] for r in self._conn.execute("SELECT name FROM compute ORDER BY name")]
-                raise InvalidSpecError(f"unknown compute {compute!r}; this workspace has: {', '.join(known)} "
-                                       f"(create one with: aml-tui compute create --name {compute} --type local)",
-                                       source=source, field="compute")
-        if spec.resources and int(spec.resources.get("instance_count") or 1) > 1:
-            raise InvalidSpecError("a local compute has one instance; use instance_count: 1 "
-                                   "(distribution.process_count_per_instance sets the processes)",
-                                   source=source, field="resources.instance_count")
+                raise InvalidSpecError(f"unknown compute {compute!r}: Azure compute clusters (their VM sizes and "
+                                       f"GPUs) do not exist locally, jobs run on this machine; this workspace has: "
+                                       f"{', '.join(known)} (to run it here anyway: aml-tui compute create "
+                                       f"--name {compute} --type local)", source=source, field="compute")
         if spec.process_count > MAX_LOCAL_PROCESSES:
             raise InvalidSpecError(f"at most {MAX_LOCAL_PROCESSES} processes here (one per CPU core, or 8 on "
                                    f"smaller machines), got {spec.process_count}",
@@ -363,15 +369,16 @@ class LocalWorkspace(Workspace):
         for iname, inp in spec.inputs.items():
             if inp.is_data:
                 local = self._resolve_data_path(inp, base_dir, source)
-                values["inputs"][iname] = shlex.quote(str(local))  # a path with a space stays one argument
+                values["inputs"][iname] = str(local)  # quoted where it lands, by render_command
                 shown = inp.to_dict()
                 inputs_shown[iname] = shown
             else:
                 inputs_shown[iname] = inp.value
                 value = inp.value
                 values["inputs"][iname] = str(value).lower() if isinstance(value, bool) else str(value)
-        for oname in spec.outputs:
-            values["outputs"][oname] = ""  # filled in once the job has its directory
+        for oname, out in spec.outputs.items():
+            # A folder, or for uri_file a file in a folder of its own: filled in by create_job.
+            values["outputs"][oname] = out.type
         experiment = spec.experiment_name or (code_dir.name if code_dir else "Default")
         shown = {
             "$schema": "https://azuremlschemas.azureedge.net/latest/commandJob.schema.json",
@@ -398,6 +405,7 @@ class LocalWorkspace(Workspace):
             shown["limits"] = {"timeout": spec.timeout}
         plan = {
             "command": spec.command, "values": values, "environment": env_plan,
+            "paths": {"inputs": [n for n, i in spec.inputs.items() if i.is_data], "outputs": list(spec.outputs)},
             "environment_variables": spec.environment_variables, "process_count": spec.process_count,
             "timeout": spec.timeout, "experiment_name": experiment, "code_dir": str(code_dir) if code_dir else None,
             "compute": compute, "display_name": spec.display_name,
@@ -405,16 +413,28 @@ class LocalWorkspace(Workspace):
         return shown, plan
 
     def _resolve_environment(self, env: Any, base_dir: Path, source: str) -> tuple[Any, dict]:
+        """(as the job shows it, what the runner materialises) for every form az ml takes."""
         if env is None:
             return None, {}
         if isinstance(env, dict):
             parsed = specs.parse_environment(env, source, anonymous=True)
-            conda = self._load_conda(parsed.conda_file, base_dir, source, "environment.conda_file")
-            shown = {k: v for k, v in {"image": parsed.image, "conda_file": conda}.items() if v}
-            return shown, {"image": parsed.image, "conda_file": conda}
-        if env.startswith("azureml://registries/"):
-            # Curated registry environments cannot be pulled here; run on this interpreter.
-            return env, {"image": env, "conda_file": None}
+            return self._inline_environment(parsed, base_dir, source, "environment.")
+        if env.startswith("file:"):
+            path = (base_dir / env.removeprefix("file:")).resolve()
+            try:
+                document = specs.load_yaml_file(path)
+            except InvalidSpecError as exc:
+                raise InvalidSpecError(f"environment file {path}: {exc.message}", source=source,
+                                       field="environment") from None
+            parsed = specs.parse_environment(document, str(path), anonymous=True, prefix="")
+            return self._inline_environment(parsed, path.parent, str(path), "")
+        if env.startswith("azureml://"):
+            if not _REGISTRY_ENV_RE.match(env):
+                raise InvalidSpecError(
+                    f"{env!r} is not an environment reference; expected azureml://registries/REGISTRY/"
+                    "environments/NAME/versions/VERSION or .../labels/latest", source=source, field="environment")
+            # Registry images cannot be pulled here: the runner says so and uses this interpreter.
+            return env, {"registry": env}
         try:
             ename, version = specs.parse_reference(env)
         except ValueError as exc:
@@ -422,6 +442,8 @@ class LocalWorkspace(Workspace):
         try:
             asset = self.get_asset(AssetKind.ENVIRONMENTS, ename, version)
         except NotFoundError:
+            if ename.startswith("AzureML-"):  # Azure reserves this prefix for its curated images
+                return env, {"curated": env}
             known = sorted({r[0] for r in self._conn.execute("SELECT name FROM environments")})
             raise InvalidSpecError(
                 f"unknown environment {env!r}; registered: {', '.join(known) or 'none'} "
@@ -429,7 +451,14 @@ class LocalWorkspace(Workspace):
                 source=source, field="environment") from None
         return (f"azureml:{asset.name}:{asset.version}",
                 {"name": asset.name, "version": asset.version, "image": asset.fields["image"],
-                 "conda_file": asset.fields["conda_file"]})
+                 "conda_file": asset.fields["conda_file"], "build": asset.fields.get("build")})
+
+    def _inline_environment(self, parsed: specs.EnvironmentSpec, base_dir: Path, source: str,
+                            prefix: str) -> tuple[dict, dict]:
+        conda = self._load_conda(parsed.conda_file, base_dir, source, f"{prefix}conda_file")
+        build = _build_context(parsed.build, base_dir, source, f"{prefix}build.path")
+        plan = {"image": parsed.image, "conda_file": conda, "build": build}
+        return {k: v for k, v in plan.items() if v}, plan
 
     def _resolve_data_path(self, inp: specs.InputSpec, base_dir: Path, source: str) -> Path:
         field = f"inputs.{inp.name}.path"
@@ -507,10 +536,12 @@ class LocalWorkspace(Workspace):
                 snapshot_code(Path(plan["code_dir"]), tmp / "snapshot", source=source, exclude=(self.root,))
             else:
                 (tmp / "snapshot").mkdir()
-            for oname in plan["values"]["outputs"]:
+            for oname, otype in plan["values"]["outputs"].items():
                 (tmp / "named-outputs" / oname).mkdir()
-                plan["values"]["outputs"][oname] = shlex.quote(str(final / "named-outputs" / oname))
-            plan["command"] = specs.render_command(plan["command"], plan["values"])
+                path = final / "named-outputs" / oname
+                # A uri_file output is a file the job writes, in a folder that exists.
+                plan["values"]["outputs"][oname] = str(path / oname if otype == "uri_file" else path)
+            plan["command"] = specs.render_command(plan["command"], plan["values"], plan["paths"])
             (tmp / "run.json").write_text(json.dumps(plan, indent=2))
             _write_yaml(tmp / "job.yml", shown)
             created = time.time()
@@ -668,6 +699,11 @@ class LocalWorkspace(Workspace):
     def create_data(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> Asset:
         self._writable()
         spec = specs.parse_data(document, source)
+        scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", spec.path)
+        if scheme and scheme.group(1).lower() != "file":
+            raise InvalidSpecError(
+                f"{redact(spec.path)} is a cloud location; the local workspace registers local files and "
+                "folders only (download it, then give its local path)", source=source, field="path")
         src = (Path(base_dir) / spec.path.removeprefix("file://")).resolve()
         if not src.exists():
             raise InvalidSpecError(f"{src} does not exist", source=source, field="path")
@@ -715,14 +751,15 @@ class LocalWorkspace(Workspace):
         self._writable()
         spec = specs.parse_environment(document, source)
         conda = self._load_conda(spec.conda_file, Path(base_dir), source, "conda_file")
+        build = _build_context(spec.build, Path(base_dir), source, "build.path")
         version = spec.version or self._next_version("environments", spec.name)
         try:
             with transaction(self._conn):
                 self._conn.execute(
-                    "INSERT INTO environments (name, version, image, conda_file, description, tags, created_at)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO environments (name, version, image, conda_file, description, tags, created_at,"
+                    " build) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (spec.name, version, spec.image, json.dumps(conda) if conda else None, spec.description,
-                     json.dumps(spec.tags), time.time()))
+                     json.dumps(spec.tags), time.time(), json.dumps(build) if build else None))
         except sqlite3.IntegrityError:
             raise InvalidSpecError(f"environment {spec.name}:{version} already exists; versions are immutable",
                                    source=source, field="version") from None
@@ -760,6 +797,16 @@ def _creator_gone(path: Path, pid: str, now: float) -> bool:
     if age > UNFINISHED_STALE_S:
         return True
     return pid.isdigit() and not jobstore.process_alive(int(pid), None)
+
+
+def _build_context(build: dict[str, str] | None, base_dir: Path, source: str, field: str) -> dict | None:
+    """A docker build context keeps its path: a folder beside the YAML, made absolute."""
+    if build is None or "://" in build["path"]:
+        return build
+    context = (base_dir / build["path"]).resolve()
+    if not context.is_dir():
+        raise InvalidSpecError(f"docker build context {context} is not a folder", source=source, field=field)
+    return {**build, "path": str(context)}
 
 
 def _natural_key(name: str) -> list:
