@@ -19,7 +19,8 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
-from textual.widgets import Footer, Input, OptionList, Static
+from textual import events
+from textual.widgets import Input, OptionList, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui.kinds import (
@@ -37,6 +38,7 @@ from tui.kinds import (
 )
 from tui.screens.base import KindActions, ReportsWorkerErrors, kind_action_bindings
 from tui.widgets.asset_table import AssetTable
+from tui.widgets.footer import KeyFooter
 from tui.widgets.sidebar import KindList
 from tui.workspace.base import ACTIVE_STATUSES, Asset, AssetKind, Job, WorkspaceInfo
 
@@ -49,6 +51,9 @@ if TYPE_CHECKING:
 # while one job runs.
 
 
+FOLD_BELOW = 100  # columns under which the sidebar shows only the kinds' numbers
+
+
 def describe_workspace(info: WorkspaceInfo, read_only: bool) -> str:
     parts = [" aml-tui", info.kind, info.name, info.location]
     parts += [f"{k}: {v}" for k, v in info.details.items()]
@@ -57,12 +62,44 @@ def describe_workspace(info: WorkspaceInfo, read_only: bool) -> str:
     return "  │  ".join(p for p in parts if p)
 
 
-class PromptInput(Input):
-    """The `:` / `/` prompt. In command mode tab completes the word, as in k9s."""
+HISTORY = 100  # entries the prompt remembers per mode, for this session
 
-    BINDINGS = [Binding("tab", "complete", "Complete", show=False, id="prompt.complete")]
+
+class PromptInput(Input):
+    """The `:` / `/` prompt. In command mode tab completes the word, as in k9s; up and down
+    walk what was entered before in the same mode (the text being typed comes back last)."""
+
+    BINDINGS = [
+        Binding("tab", "complete", "Complete", show=False, id="prompt.complete"),
+        Binding("up", "history(-1)", "Previous", show=False, id="prompt.history_previous"),
+        Binding("down", "history(1)", "Next", show=False, id="prompt.history_next"),
+    ]
 
     words: list[str] = []
+    history: list[str] = []
+    _position: int | None = None  # index into `history` while walking it
+    _draft = ""
+
+    def start(self, value: str, history: list[str]) -> None:
+        self.history, self._position, self._draft = history, None, value
+        self.value = value
+        self.cursor_position = len(value)
+
+    def remember(self) -> None:
+        value = self.value.strip()
+        if value and (not self.history or self.history[-1] != value):
+            self.history.append(value)
+            del self.history[:-HISTORY]
+
+    def action_history(self, step: int) -> None:
+        if not self.history:
+            return
+        if self._position is None:
+            self._draft, self._position = self.value, len(self.history)
+        self._position = max(0, min(len(self.history), self._position + step))
+        value = self._draft if self._position == len(self.history) else self.history[self._position]
+        self.value = value
+        self.cursor_position = len(value)
 
     def action_complete(self) -> None:
         typed = self.value.strip().lower()
@@ -137,6 +174,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         self._select_after_load: str | None = None
         self._banner = False
         self._counts: dict[AssetKind, int] = {}
+        self._history: dict[str, list[str]] = {"command": [], "filter": []}
 
     def compose(self) -> ComposeResult:
         yield Static(" aml-tui  │  connecting…", id="header")
@@ -150,7 +188,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
                 with VerticalScroll(id="detail"):
                     yield Static("", id="detail-body")
         yield PromptInput(id="prompt")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def table(self) -> AssetTable:
@@ -168,6 +206,10 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         self.call_after_refresh(self._start)
         if self.app.exit_after_first_frame:
             self.call_after_refresh(self.app.exit, 0)  # the first-frame benchmark's stopwatch
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Below ~100 columns the table needs the sidebar's width more than its names.
+        self.query_one(KindList).fold(event.size.width < FOLD_BELOW)
 
     def _start(self) -> None:
         self.show_kind(self.kind)
@@ -368,13 +410,12 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
             prompt.placeholder = ":" + "  ".join(command_words()[:6]) + "  quit   (tab completes)"
             prompt.suggester = SuggestFromList(command_words(), case_sensitive=False)
             prompt.words = command_words()
-            prompt.value = ""
+            prompt.start("", self._history[mode])
         else:
-            prompt.placeholder = "/filter: text (substring) or /regex/   enter keeps, esc clears"
+            prompt.placeholder = "/filter: text, /regex/, status:Failed exp:mnist -status:Completed   ↑↓ history"
             prompt.suggester = None
             prompt.words = []
-            prompt.value = self.table.filter_text
-            prompt.cursor_position = len(prompt.value)
+            prompt.start(self.table.filter_text, self._history[mode])
         prompt.display = True
         prompt.focus()
 
@@ -399,6 +440,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         if message.input.id != "prompt":
             return
         mode = self.prompt_mode
+        self.query_one("#prompt", PromptInput).remember()
         self._close_prompt()
         if mode == "command":
             self.run_command(message.value)
