@@ -117,7 +117,7 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
         Binding("left,h", "scroll_left", "Scroll left", show=False, id="table.left"),
         Binding("right", "scroll_right", "Scroll right", show=False, id="table.right"),
         Binding("enter", "select", "Details", id="table.select"),
-        Binding("s", "cycle_sort", "Sort", id="table.sort"),
+        Binding("s", "cycle_sort", "Sort by the next column", show=False, id="table.sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False, id="table.reverse_sort"),
     ]
 
