@@ -141,3 +141,28 @@ async def test_a_75_second_duration_and_age_read_the_same():
         await pilot.pause()
         line = app.query_one(AssetTable).render_line(1).text
         assert line.count("1m15s") == 2, line  # DURATION and AGE
+
+
+def _distance(a, b) -> float:
+    return sum((x - y) ** 2 for x, y in zip(a.rgb, b.rgb)) ** 0.5
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_the_focused_field_of_the_form_is_plainly_visible(ws, app_factory, size):
+    from tui.screens.submit import SubmitScreen
+
+    app = app_factory()
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("n")
+        screen = app.screen
+        assert isinstance(screen, SubmitScreen)
+        await wait_for(pilot, lambda: bool(screen.query("#field-code")), what="the form")
+        focused, other = screen.query_one("#field-code"), screen.query_one("#field-display_name")
+        focused.focus()
+        await pilot.pause(0.1)
+        # Was 235 on 234 on 233 (a distance of ~10): now a tint of the theme's accent.
+        assert _distance(focused.background_colors[1], other.background_colors[1]) > 40
+        row, other_row = focused.parent, other.parent
+        assert row.styles.border_left[0] == "outer" and other_row.styles.border_left[0] != "outer"
+        label, other_label = row.query_one(".field-label"), other_row.query_one(".field-label")
+        assert label.rich_style.color != other_label.rich_style.color and label.rich_style.bold
