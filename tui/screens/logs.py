@@ -19,11 +19,12 @@ from textual.binding import Binding
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Select, Static
+from textual.widgets import Input, Select, Static
 from textual.worker import get_current_worker
 
 from tui.screens.base import ReportsWorkerErrors
 from tui.widgets.log_tail import LogTail, read_whole, tail_batches
+from tui.widgets.footer import KeyFooter
 from tui.widgets.log_view import LogView
 from tui.widgets.search import parse_search
 from tui.workspace.base import LogFile
@@ -117,7 +118,7 @@ class LogScreen(ReportsWorkerErrors, Screen):
         yield LogView(max_lines=self.max_lines, id="log")
         yield Input(placeholder="search the whole file: text or /regex/   enter searches, esc closes", id="log-search")
         yield Static("", id="log-status")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def view(self) -> LogView:
