@@ -53,7 +53,10 @@ async def test_log_view_keys_follow_wrap_timestamps_and_files(ws, app_factory):
         app.push_screen(screen)
         await wait_for(pilot, lambda: screen.is_mounted and screen.view.total_lines == 401)
         view = screen.view
-        assert view.follow and view.scroll_y == view.max_scroll_y > 0
+        # At the end, also once the long line's scrollbar has taken a row.
+        await wait_for(pilot, lambda: view.scroll_y == view.max_scroll_y > 0 and view.show_horizontal_scrollbar,
+                       what="the end of the log")
+        assert view.follow
         await pilot.press("up")  # scrolling up pauses following
         assert not view.follow
         assert "PAUSED" in text_of(screen.query_one("#log-status"))

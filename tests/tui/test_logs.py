@@ -20,9 +20,8 @@ async def test_a_finished_jobs_log_opens_at_its_end_and_says_it_ended(ws, app_fa
         screen = LogScreen(name)
         app.push_screen(screen)
         await wait_for(pilot, lambda: screen.ended, what="the end of the log")
-        await pilot.pause(0.1)
         view = screen.query_one(LogView)
-        assert view.max_scroll_y > 0 and view.scroll_y == view.max_scroll_y
+        await wait_for(pilot, lambda: view.scroll_y == view.max_scroll_y > 0, what="the log at its end")
         last_row = view.scrollable_content_region.height - 1
         assert view.render_line(last_row).text.strip() == "400"
         status = text_of(screen.query_one("#log-status"))
