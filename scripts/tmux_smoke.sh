@@ -11,9 +11,12 @@ BIN=${AML_TUI_BIN:-$ROOT/.venv/bin/aml-tui}
 WS=$(mktemp -d)
 SESSION="aml-tui-smoke-$$"
 JOB=smoke_job_$$
+# A tmux server of our own: a session of an already running server would get that server's
+# environment (another PYTHONPATH, say) instead of ours.
+export TMUX_TMPDIR="$WS"
 
 cleanup() {
-    tmux kill-session -t "$SESSION" 2>/dev/null || true
+    tmux kill-server 2>/dev/null || true
     rm -rf "$WS"
 }
 trap cleanup EXIT
@@ -54,8 +57,9 @@ display_name: second-job
 experiment_name: other
 YAML
 
+# A config file of its own: sorting writes the [sort] table, and the user's file is not ours to touch.
 tmux new-session -d -s "$SESSION" -x 160 -y 48 \
-    "cd '$WS' && '$BIN' --local '$WS/ws' --job-template '$WS/template.yml'; echo \"EXIT \$?\"; sleep 30"
+    "cd '$WS' && AML_TUI_CONFIG='$WS/config.toml' '$BIN' --local '$WS/ws' --job-template '$WS/template.yml'; echo \"EXIT \$?\"; sleep 30"
 
 wait_for "aml-tui  │  local" 10
 wait_for "$JOB" 10
@@ -85,6 +89,31 @@ wait_for "Jobs 0 of 1"
 wait_for "Nothing matches 'nothing-matches'"
 keys Escape
 wait_for "Jobs 1 of 1"
+
+# Column terms; / reopens with the filter to edit.
+keys /; keys "status:Completed exp:smoke"; keys Enter
+wait_for "filter: status:Completed exp:smoke"
+wait_for "Jobs 1 of 1"
+keys /; keys C-u; keys -- "-status:Completed"; keys Enter
+wait_for "Jobs 0 of 1"
+keys Escape
+wait_for "Jobs 1 of 1"
+
+# Sort by a column picked from the list; the choice lands in the config file.
+keys o
+wait_for "Sort by"
+keys Down; keys Down; keys Down; keys Enter
+wait_for "sort: STATUS ↑"
+for _ in $(seq 50); do grep -qF 'jobs = "STATUS"' "$WS/config.toml" 2>/dev/null && break; sleep 0.1; done
+grep -qF 'jobs = "STATUS"' "$WS/config.toml" || fail "the sort was not saved in the config file"
+
+# At 80x24 the sidebar folds, the status is whole, and the footer keeps ? and q.
+tmux resize-window -t "$SESSION" -x 80 -y 24
+wait_for "? Help"
+wait_for "q Quit"
+wait_for "Completed"
+tmux resize-window -t "$SESSION" -x 160 -y 48
+wait_for " 3 Environments"
 
 # Details, help, the submit form.
 keys Enter

@@ -137,14 +137,14 @@ class AmlTuiApp(App[int]):
 
         from tui.screens.detail import DetailScreen
         from tui.screens.logs import LogScreen
-        from tui.screens.main import MainScreen
+        from tui.screens.main import MainScreen, SortPicker
         from tui.screens.modals import ConfirmScreen, HelpScreen, PromptScreen, TextScreen
         from tui.screens.submit import SubmitScreen
         from tui.widgets.asset_table import AssetTable
         from tui.widgets.log_view import LogView
 
         for cls in (AmlTuiApp, MainScreen, DetailScreen, LogScreen, SubmitScreen, AssetTable, LogView,
-                    ConfirmScreen, HelpScreen, PromptScreen, TextScreen):
+                    ConfirmScreen, HelpScreen, PromptScreen, TextScreen, SortPicker):
             yield from Binding.make_bindings(cls.BINDINGS)
 
     # ------------------------------------------------------------------ screens

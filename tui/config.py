@@ -13,6 +13,9 @@ refresh_interval = 1.0 # seconds between auto-refreshes of counts and active job
 [keymap]               # binding id = keys (see `?` in the app, or README)
 "jobs.logs" = "L"
 "main.filter" = "slash,f"
+
+[sort]                 # kind = "COLUMN" (ascending) or "-COLUMN"; the app writes it as you sort
+jobs = "-DURATION"
 ```
 
 Cheap to import (the CLI reads it): stdlib only at module level.
@@ -20,18 +23,22 @@ Cheap to import (the CLI reads it): stdlib only at module level.
 
 from __future__ import annotations
 
+import json
 import os
+import re
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
-from .workspace.base import InvalidSpecError
+from .workspace.base import AssetKind, InvalidSpecError
 
 CONFIG_ENV = "AML_TUI_CONFIG"
 SECTIONS: dict[str, tuple[str, ...]] = {
     "workspace": ("local",),  # the Azure backend adds subscription_id, resource_group, workspace_name
     "ui": ("theme", "refresh_interval"),
     "keymap": (),  # any binding id
+    "sort": tuple(k.value for k in AssetKind),
 }
 MIN_REFRESH_S, MAX_REFRESH_S = 0.2, 3600.0
 
@@ -44,6 +51,9 @@ class Config:
     theme: str | None = None
     refresh_interval: float = 1.0
     keymap: dict[str, str] = field(default_factory=dict)
+    # kind -> "COLUMN" or "-COLUMN" (descending). Whether the column exists is the app's to
+    # check (a warning there): the columns live in the UI's registry, which the CLI never loads.
+    sort: dict[str, str] = field(default_factory=dict)
 
     @property
     def local_workspace(self) -> Path | None:
@@ -53,7 +63,7 @@ class Config:
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "exists": self.exists, "workspace": dict(self.workspace),
                 "ui": {"theme": self.theme, "refresh_interval": self.refresh_interval},
-                "keymap": dict(self.keymap)}
+                "keymap": dict(self.keymap), "sort": dict(self.sort)}
 
 
 def config_path() -> Path:
@@ -110,7 +120,74 @@ def load_config(path: Path | None = None) -> Config:
             raise InvalidSpecError(f"expected keys separated by commas, e.g. \"L\" or \"slash,f\", got {keys!r}",
                                    source=source, field=f"keymap.{binding_id}")
         keymap[binding_id] = keys
-    return Config(path, True, workspace, theme, float(interval), keymap)
+
+    sort = {}
+    for kind, column in data.get("sort", {}).items():
+        column = _string(column, source, f"sort.{kind}")
+        if not SORT_VALUE.match(column):
+            raise InvalidSpecError(f"expected a column title, \"-\" before it to sort descending "
+                                   f"(e.g. \"-DURATION\"), got {column!r}", source=source, field=f"sort.{kind}")
+        sort[kind] = column
+    return Config(path, True, workspace, theme, float(interval), keymap, sort)
+
+
+SORT_VALUE = re.compile(r"^-?[A-Za-z][A-Za-z0-9 _-]*$")
+
+
+def save_sort(path: Path, sort: Mapping[str, str]) -> None:
+    """Write `sort` as the file's `[sort]` table, the rest of the file as it was.
+
+    Only that table is rewritten, so comments and layout elsewhere stay. The new text must
+    parse back to the old data with the new table, or nothing is written (a `sort` spelled
+    as dotted keys, say, is not this writer's to edit). Written atomically, owner-only.
+    """
+    import tomllib
+
+    for kind, column in sort.items():
+        if kind not in SECTIONS["sort"] or not SORT_VALUE.match(column):
+            raise InvalidSpecError(f"cannot save sort {kind} = {column!r}", source=str(path), field=f"sort.{kind}")
+    try:
+        old = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        old = ""
+    try:
+        data = tomllib.loads(old)
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidSpecError(f"cannot save the sort: invalid TOML: {exc}", source=str(path)) from None
+    table = "".join(f"{kind} = {json.dumps(column)}\n" for kind, column in sort.items())
+    table = f"[sort]\n{table}" if sort else ""
+    lines = old.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if _TABLE.match(line) and _TABLE.match(line).group(1) == "sort"),
+                 None)
+    if start is None:
+        gap = "" if not old or old.endswith("\n\n") else ("\n" if old.endswith("\n") else "\n\n")
+        new = old + (gap + table if table else "")
+    else:
+        end = next((i for i in range(start + 1, len(lines)) if _TABLE.match(lines[i])), len(lines))
+        new = "".join(lines[:start]) + table + ("\n" if table and end < len(lines) else "") + "".join(lines[end:])
+    expected = {k: v for k, v in data.items() if k != "sort"}
+    if sort:
+        expected["sort"] = dict(sort)
+    try:
+        ok = tomllib.loads(new) == expected
+    except tomllib.TOMLDecodeError:
+        ok = False
+    if not ok:
+        raise InvalidSpecError("cannot save the sort: this file's [sort] is not one plain table; edit it by hand",
+                               source=str(path), field="sort")
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:  # mkstemp makes it 0600
+            out.write(new)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+# A table header line: `[name]` (not `[[array]]`), with optional spaces and a comment.
+_TABLE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\"' -]+?)\s*\]\s*(#.*)?$")
 
 
 def _string(value: Any, source: str, key: str) -> str:

@@ -37,12 +37,13 @@ MAX_LISTED = 100_000
 STATUS_STYLES: dict[str, str] = {
     "Completed": "success",
     "Failed": "error",
-    "Canceled": "muted",
+    # Not plain text and not Failed: a canceled job was stopped on purpose.
+    "Canceled": "warning",
     "CancelRequested": "warning",
     "Running": "primary",
     "Finalizing": "primary",
-    "Starting": "warning",
-    "Preparing": "warning",
+    "Starting": "secondary",
+    "Preparing": "secondary",
     "Queued": "muted",
     "NotStarted": "muted",
 }
@@ -51,22 +52,9 @@ STATUS_STYLES: dict[str, str] = {
 # ---------------------------------------------------------------------------- formatting
 
 
-def format_age(seconds: float | None) -> str:
-    """k9s-style age: 42s, 17m, 5h, 3d."""
-    if seconds is None:
-        return ""
-    s = max(0, int(seconds))
-    if s < 120:
-        return f"{s}s"
-    if s < 2 * 3600:
-        return f"{s // 60}m"
-    if s < 2 * 86400:
-        return f"{s // 3600}h"
-    return f"{s // 86400}d"
-
-
-def format_duration(seconds: float | None) -> str:
-    """A job's run time: 7s, 3m05s, 2h04m."""
+def format_span(seconds: float | None) -> str:
+    """The one format of a span of time, for ages and durations alike: the two largest
+    units, the second zero-padded so a column lines up: 42s, 1m15s, 2h04m, 3d05h."""
     if seconds is None:
         return ""
     s = max(0, int(seconds))
@@ -74,7 +62,13 @@ def format_duration(seconds: float | None) -> str:
         return f"{s}s"
     if s < 3600:
         return f"{s // 60}m{s % 60:02d}s"
-    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    if s < 86400:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
+
+
+# Ages and durations share `format_span` (one column showed "1m15s" beside another's "75s").
+format_age = format_duration = format_span
 
 
 def format_time(ts: float | None) -> str:
@@ -118,6 +112,10 @@ class Column:
     clock (a running job's duration), so the table formats it at render time. A `clock`
     column (an age) changes with the clock on every row but never changes its order, so it
     is formatted at render time while its sort keys stay as computed.
+
+    When the table is narrower than its columns, a column with a `min_width` gives up cells
+    down to it, then columns with a `drop_rank` hide, lowest first; the others (a status)
+    always show whole.
     """
 
     title: str
@@ -127,6 +125,8 @@ class Column:
     live: Callable[[Asset], bool] | None = None
     clock: bool = False
     max_width: int = 48
+    min_width: int | None = None
+    drop_rank: int | None = None
 
 
 def field_column(title: str, path: str, **kw: Any) -> Column:
@@ -138,7 +138,7 @@ def attr_column(title: str, attr: str, **kw: Any) -> Column:
 
 
 AGE = Column("AGE", lambda a, now: (now - ts) if (ts := created_ts(a)) else None, fmt=format_age, clock=True)
-NAME = attr_column("NAME", "name")
+NAME = attr_column("NAME", "name", min_width=20)
 VERSION = attr_column("VERSION", "version", max_width=12)
 
 
@@ -152,11 +152,11 @@ def _job_is_live(job: Asset) -> bool:
 
 JOB_COLUMNS: tuple[Column, ...] = (
     NAME,
-    attr_column("DISPLAY NAME", "display_name", max_width=32),
+    attr_column("DISPLAY NAME", "display_name", max_width=32, min_width=8, drop_rank=3),
     attr_column("STATUS", "status", style=lambda s: STATUS_STYLES.get(s)),
-    attr_column("TYPE", "type", max_width=10),
-    attr_column("EXPERIMENT", "experiment_name", max_width=28),
-    attr_column("COMPUTE", "compute", max_width=20),
+    attr_column("TYPE", "type", max_width=10, drop_rank=2),
+    attr_column("EXPERIMENT", "experiment_name", max_width=28, min_width=8, drop_rank=4),
+    attr_column("COMPUTE", "compute", max_width=20, min_width=7, drop_rank=1),
     Column("DURATION", _job_duration, fmt=format_duration, live=_job_is_live),
     AGE,
 )
@@ -328,7 +328,7 @@ def render_detail(spec: "KindSpec", data: DetailData) -> RenderableType:
 
 # Rich styles for the detail renderables (which are plain Rich, not themed widgets).
 _RICH_STATUS = {"success": "bold green", "error": "bold red", "warning": "yellow",
-                "primary": "bold blue", "muted": "dim"}
+                "primary": "bold blue", "secondary": "blue", "muted": "dim"}
 
 
 def load_plain_detail(ws: Workspace, asset: Asset) -> DetailData:
@@ -435,32 +435,35 @@ KINDS: dict[AssetKind, KindSpec] = {
         ),
         KindSpec(
             AssetKind.DATA, "Data", ("data", "dataset", "d"),
-            (NAME, VERSION, field_column("TYPE", "type", max_width=14),
-             field_column("PATH", "path"), field_column("DESCRIPTION", "description"), AGE),
+            (NAME, VERSION, field_column("TYPE", "type", max_width=14, drop_rank=2),
+             field_column("PATH", "path", min_width=12, drop_rank=3),
+             field_column("DESCRIPTION", "description", min_width=12, drop_rank=1), AGE),
         ),
         KindSpec(
             AssetKind.COMPUTE, "Compute", ("compute", "computes", "c"),
-            (NAME, field_column("TYPE", "type", max_width=16),
+            (NAME, field_column("TYPE", "type", max_width=16, drop_rank=2),
              field_column("STATE", "provisioning_state", max_width=12),
              Column("CAPACITY", lambda a, now: a.get("max_concurrency", a.get("max_instances")), max_width=10),
-             field_column("SIZE", "size", max_width=24), AGE),
+             field_column("SIZE", "size", max_width=24, min_width=8, drop_rank=1), AGE),
         ),
         KindSpec(
             AssetKind.ENVIRONMENTS, "Environments", ("environments", "env", "envs", "environment", "e"),
-            (NAME, VERSION, field_column("IMAGE", "image", max_width=40),
+            (NAME, VERSION, field_column("IMAGE", "image", max_width=40, min_width=12),
              field_column("CONDA", "conda_file", fmt=lambda v: "yes" if v else "", max_width=5), AGE),
         ),
         KindSpec(
             AssetKind.MODELS, "Models", ("models", "model", "m"),
-            (NAME, VERSION, field_column("TYPE", "type", max_width=16),
-             field_column("JOB", "job_name", max_width=32), field_column("PATH", "path"), AGE),
+            (NAME, VERSION, field_column("TYPE", "type", max_width=16, drop_rank=2),
+             field_column("JOB", "job_name", max_width=32, min_width=10, drop_rank=3),
+             field_column("PATH", "path", min_width=12, drop_rank=1), AGE),
             available=lambda caps: caps.models,
             unavailable="This workspace backend does not support models.",
         ),
         KindSpec(
             AssetKind.ENDPOINTS, "Endpoints", ("endpoints", "endpoint", "ep", "online-endpoints"),
             (NAME, field_column("STATE", "provisioning_state", max_width=14),
-             field_column("AUTH", "auth_mode", max_width=10), field_column("SCORING URI", "scoring_uri"), AGE),
+             field_column("AUTH", "auth_mode", max_width=10, drop_rank=1),
+             field_column("SCORING URI", "scoring_uri", min_width=12), AGE),
             available=lambda caps: caps.endpoints,
             unavailable="This workspace backend does not support online endpoints.",
         ),

@@ -45,14 +45,18 @@ async def test_job_row_goes_live_to_completed_and_the_log_follows(ws, app_factor
 
 
 async def test_log_view_keys_follow_wrap_timestamps_and_files(ws, app_factory):
-    name = run_job(ws, "seq 1 400; echo " + "x" * 300)
-    ws.wait_for_job(name, timeout=30)
+    # Still running: following and pausing are about lines yet to come (an ended job's log says ENDED).
+    name = run_job(ws, "seq 1 400; echo " + "x" * 300 + "; sleep 60")
     app = app_factory()
     async with app.run_test(size=(120, 40)) as pilot:
-        app.push_screen(LogScreen(name))
-        await wait_for(pilot, lambda: app.screen.ended if isinstance(app.screen, LogScreen) else False)
-        screen, view = app.screen, app.screen.query_one(LogView)
-        assert view.total_lines == 401 and view.follow
+        screen = LogScreen(name)
+        app.push_screen(screen)
+        await wait_for(pilot, lambda: screen.is_mounted and screen.view.total_lines == 401)
+        view = screen.view
+        # At the end, also once the long line's scrollbar has taken a row.
+        await wait_for(pilot, lambda: view.scroll_y == view.max_scroll_y > 0 and view.show_horizontal_scrollbar,
+                       what="the end of the log")
+        assert view.follow
         await pilot.press("up")  # scrolling up pauses following
         assert not view.follow
         assert "PAUSED" in text_of(screen.query_one("#log-status"))
@@ -74,6 +78,7 @@ async def test_log_view_keys_follow_wrap_timestamps_and_files(ws, app_factory):
         assert screen.file == files[(files.index("user_logs/std_log.txt") + 1) % len(files)]
         await pilot.press("left_square_bracket")
         assert screen.file == "user_logs/std_log.txt"
+    ws.cancel_job(name)
 
 
 async def test_log_search_and_save_cover_the_whole_file(ws, app_factory, tmp_path, monkeypatch):

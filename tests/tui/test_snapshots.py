@@ -109,3 +109,26 @@ def test_log_screen_of_a_finished_job(snap_ws, snap_compare):
         await pilot.pause(0.3)
 
     assert snap_compare(app_for(snap_ws), terminal_size=SIZE, run_before=run_before)
+
+
+@pytest.fixture
+def jobs_ws(snap_ws, monkeypatch):
+    """snap_ws plus 30 finished jobs (Completed, Failed, Canceled) created at the frozen time."""
+    from tui.workspace.local.bench import fill_jobs
+
+    real_time = time.time
+    monkeypatch.setattr(time, "time", lambda: FROZEN)
+    fill_jobs(snap_ws, 30)
+    monkeypatch.setattr(time, "time", real_time)
+    return snap_ws
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 45)])
+def test_jobs_table_fits_the_terminal(jobs_ws, snap_compare, size):
+    """The sidebar folds below 100 columns, statuses are whole and coloured, the footer keeps ? and q."""
+    detail_ready = lambda app: "bench_job_000029" in text_of(app.screen.query_one("#detail-body"))  # noqa: E731
+    assert snap_compare(app_for(jobs_ws), terminal_size=size, run_before=settle(until=detail_ready))
+
+
+def test_sort_picker(jobs_ws, snap_compare):
+    assert snap_compare(app_for(jobs_ws), terminal_size=(80, 24), run_before=settle("o"))

@@ -58,9 +58,9 @@ async def test_ages_move_with_the_clock_on_every_row():
     async with app.run_test(size=(140, 20)) as pilot:
         table = app.query_one(AssetTable)
         table.set_rows(build_rows(JOBS, [job("finished", created=1000.0)], 1000.0))
-        assert table.render_line(1).text.rstrip().endswith("16m")  # the table's clock says 2000.0, not 1000.0
+        assert table.render_line(1).text.rstrip().endswith("16m40s")  # the table's clock says 2000.0, not 1000.0
         table.clock = lambda: 1000.0 + 3 * 3600
-        assert table.render_line(1).text.rstrip().endswith("3h")  # a finished job ages too
+        assert table.render_line(1).text.rstrip().endswith("3h00m")  # a finished job ages too
         await pilot.pause()
 
 

@@ -1,4 +1,4 @@
-"""One asset, full screen: the kind's detail renderer, plus metric plots for jobs.
+"""One asset, full screen: the kind's detail renderer, plus metric charts for jobs.
 
 The same screen serves every kind (the renderer comes from `KindSpec.detail`). While a job
 is active it reloads every second so status, duration and metric plots stay live.
@@ -9,31 +9,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
-from rich.console import Group, RenderableType
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from tui.kinds import DetailData, KindSpec, render_detail
 from tui.screens.base import KindActions, ReportsWorkerErrors, kind_action_bindings
-from tui.widgets.charts import block_chart
+from tui.widgets.footer import KeyFooter
 from tui.workspace.base import Asset, Job, MetricPoint
 
 if TYPE_CHECKING:
     from tui.app import AmlTuiApp
-
-
-def metric_plots(metrics: Mapping[str, Sequence[MetricPoint]], width: int) -> RenderableType:
-    """One block chart per metric with at least two points."""
-    charts: list[RenderableType] = []
-    for key, points in sorted(metrics.items()):
-        if len(points) >= 2:
-            charts.append(block_chart(key, [p.step for p in points], [p.value for p in points], width=width))
-    return Group(*charts)
+    from tui.widgets.charts import MetricChart
 
 
 class DetailScreen(ReportsWorkerErrors, KindActions, Screen):
@@ -54,13 +45,14 @@ class DetailScreen(ReportsWorkerErrors, KindActions, Screen):
         super().__init__()
         self.spec, self.asset = spec, asset
         self.data: DetailData | None = None
+        self.charts: dict[str, "MetricChart"] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(f" {self.spec.title} / [b]{self.asset.key}[/b]", id="detail-title")
         with VerticalScroll(id="detail-scroll"):
             yield Static(render_detail(self.spec, DetailData(self.asset)), id="detail-full")
-            yield Static("", id="detail-plots")
-        yield Footer()
+            yield Vertical(id="detail-plots")
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#detail-scroll").focus()
@@ -79,8 +71,23 @@ class DetailScreen(ReportsWorkerErrors, KindActions, Screen):
         self.data, self.asset = message.data, message.data.asset
         self.query_one("#detail-full", Static).update(render_detail(self.spec, message.data))
         if message.data.metrics:
-            width = self.query_one("#detail-scroll").size.width - 4
-            self.query_one("#detail-plots", Static).update(metric_plots(message.data.metrics, width))
+            self.show_charts(message.data.metrics)
+
+    def show_charts(self, metrics: Mapping[str, Sequence[MetricPoint]]) -> None:
+        """One chart per metric with two points or more; a live job's charts update in place."""
+        from tui.widgets.charts import MetricChart  # plotext: only once there is something to plot
+
+        new = []
+        for key, points in sorted(metrics.items()):
+            if len(points) < 2:
+                continue
+            if key in self.charts:
+                self.charts[key].set_points(points)
+            else:
+                self.charts[key] = chart = MetricChart(key, points)
+                new.append(chart)
+        if new:
+            self.query_one("#detail-plots").mount(*new)
 
     def current_spec(self) -> KindSpec:
         return self.spec

@@ -19,11 +19,12 @@ from textual.binding import Binding
 from textual.markup import escape
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Select, Static
+from textual.widgets import Input, Select, Static
 from textual.worker import get_current_worker
 
 from tui.screens.base import ReportsWorkerErrors
 from tui.widgets.log_tail import LogTail, read_whole, tail_batches
+from tui.widgets.footer import KeyFooter
 from tui.widgets.log_view import LogView
 from tui.widgets.search import parse_search
 from tui.workspace.base import LogFile
@@ -117,7 +118,7 @@ class LogScreen(ReportsWorkerErrors, Screen):
         yield LogView(max_lines=self.max_lines, id="log")
         yield Input(placeholder="search the whole file: text or /regex/   enter searches, esc closes", id="log-search")
         yield Static("", id="log-status")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def view(self) -> LogView:
@@ -181,11 +182,11 @@ class LogScreen(ReportsWorkerErrors, Screen):
         self.post_message(self.SearchDone(file, pattern, matches, texts))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="log-save")
-    def save(self, file: str, path: Path) -> None:
-        """The whole file, read from offset 0 (the screen may hold only its end)."""
+    def save(self, file: str, path: Path, overwrite: bool = False) -> None:
+        """The whole file, read from offset 0 (the screen may hold only its end). Without
+        `overwrite` a file that appeared since the user was asked is an error, not replaced."""
         size = 0
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "w", encoding="utf-8") as out:
+        with open(path, "w" if overwrite else "x", encoding="utf-8") as out:
             for text in read_whole(self.app.workspace, self.job, file):
                 out.write(text)
                 size += len(text.encode("utf-8"))
@@ -244,7 +245,7 @@ class LogScreen(ReportsWorkerErrors, Screen):
             self.notify(f"No match for {self.search_text!r} in {self.file}.", severity="warning", markup=False)
 
     def on_log_screen_saved(self, message: Saved) -> None:
-        self.notify(f"Saved {message.size:,} bytes to {message.path}", title="saved", markup=False)
+        self.notify(f"Saved {message.size:,} bytes to {message.path}", title="saved", timeout=8, markup=False)
 
     def on_log_view_state_changed(self, message: LogView.StateChanged) -> None:
         self._update_status()
@@ -266,8 +267,14 @@ class LogScreen(ReportsWorkerErrors, Screen):
 
     def _update_status(self) -> None:
         view = self.view
-        parts = ["[b]FOLLOW[/b]" if view.follow else "[reverse] PAUSED [/reverse]"]
-        if not view.follow and view.new_lines:
+        if self.ended:
+            # Nothing more will come: "follow" would promise lines that never arrive.
+            parts = [f"[b]ENDED[/b] (job {escape(self.status or 'finished')})"]
+            if not view.follow:
+                parts.append("G for the end")
+        else:
+            parts = ["[b]FOLLOW[/b]" if view.follow else "[reverse] PAUSED [/reverse]"]
+        if not view.follow and view.new_lines and not self.ended:
             noun = "line" if view.new_lines == 1 else "lines"
             parts.append(f"[b]{view.new_lines:,} new {noun}[/b] (f or G to follow)")
         parts.append(f"{view.total_lines:,} lines")
@@ -336,13 +343,28 @@ class LogScreen(ReportsWorkerErrors, Screen):
     def action_save(self) -> None:
         if not self.file:
             return
-        from tui.screens.modals import PromptScreen
+        from tui.screens.modals import ConfirmScreen, PromptScreen
 
         file = self.file
 
-        def chosen(path: str | None) -> None:
-            if path:
-                self.save(file, Path(path).expanduser())
+        def chosen(value: str | None) -> None:
+            if not value:
+                return
+            path = Path(value).expanduser().absolute()
+            if path.is_dir():
+                self.notify(f"Not saved: {path} is a folder; give a file name.", severity="error", markup=False)
+            elif not path.parent.is_dir():
+                # Creating it silently would hide a typo in the path.
+                self.notify(f"Not saved: the folder {path.parent} does not exist.", severity="error", markup=False)
+            elif path.exists():
+                def confirmed(yes: bool | None) -> None:
+                    if yes:
+                        self.save(file, path, overwrite=True)
+
+                self.app.push_screen(ConfirmScreen(f"{escape(str(path))} exists. Overwrite it?", yes="Overwrite",
+                                                   no="Keep it"), confirmed)
+            else:
+                self.save(file, path)
 
         self.app.push_screen(PromptScreen(f"Save the whole of {file} to:", default_save_path(self.job, file)), chosen)
 

@@ -8,6 +8,7 @@ the empty chrome, rows arrive when the loader returns.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -16,10 +17,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
-from textual.widgets import Footer, Input, OptionList, Static
+from textual import events
+from textual.widgets import Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui.kinds import (
@@ -37,6 +40,7 @@ from tui.kinds import (
 )
 from tui.screens.base import KindActions, ReportsWorkerErrors, kind_action_bindings
 from tui.widgets.asset_table import AssetTable
+from tui.widgets.footer import KeyFooter
 from tui.widgets.sidebar import KindList
 from tui.workspace.base import ACTIVE_STATUSES, Asset, AssetKind, Job, WorkspaceInfo
 
@@ -49,6 +53,10 @@ if TYPE_CHECKING:
 # while one job runs.
 
 
+NO_CONFIG_FILE = Path("(none)")  # the path of the Config an app gets when given none (tui/app.py)
+FOLD_BELOW = 100  # columns under which the sidebar shows only the kinds' numbers
+
+
 def describe_workspace(info: WorkspaceInfo, read_only: bool) -> str:
     parts = [" aml-tui", info.kind, info.name, info.location]
     parts += [f"{k}: {v}" for k, v in info.details.items()]
@@ -57,12 +65,44 @@ def describe_workspace(info: WorkspaceInfo, read_only: bool) -> str:
     return "  │  ".join(p for p in parts if p)
 
 
-class PromptInput(Input):
-    """The `:` / `/` prompt. In command mode tab completes the word, as in k9s."""
+HISTORY = 100  # entries the prompt remembers per mode, for this session
 
-    BINDINGS = [Binding("tab", "complete", "Complete", show=False, id="prompt.complete")]
+
+class PromptInput(Input):
+    """The `:` / `/` prompt. In command mode tab completes the word, as in k9s; up and down
+    walk what was entered before in the same mode (the text being typed comes back last)."""
+
+    BINDINGS = [
+        Binding("tab", "complete", "Complete", show=False, id="prompt.complete"),
+        Binding("up", "history(-1)", "Previous", show=False, id="prompt.history_previous"),
+        Binding("down", "history(1)", "Next", show=False, id="prompt.history_next"),
+    ]
 
     words: list[str] = []
+    history: list[str] = []
+    _position: int | None = None  # index into `history` while walking it
+    _draft = ""
+
+    def start(self, value: str, history: list[str]) -> None:
+        self.history, self._position, self._draft = history, None, value
+        self.value = value
+        self.cursor_position = len(value)
+
+    def remember(self) -> None:
+        value = self.value.strip()
+        if value and (not self.history or self.history[-1] != value):
+            self.history.append(value)
+            del self.history[:-HISTORY]
+
+    def action_history(self, step: int) -> None:
+        if not self.history:
+            return
+        if self._position is None:
+            self._draft, self._position = self.value, len(self.history)
+        self._position = max(0, min(len(self.history), self._position + step))
+        value = self._draft if self._position == len(self.history) else self.history[self._position]
+        self.value = value
+        self.cursor_position = len(value)
 
     def action_complete(self) -> None:
         typed = self.value.strip().lower()
@@ -70,6 +110,49 @@ class PromptInput(Input):
         if match:
             self.value = match
             self.cursor_position = len(match)
+
+
+class SortPicker(ModalScreen[str | None]):
+    """`o`: the columns of the table; the one picked sorts it (picked again, it reverses).
+    Dismisses with the option id: a column index, "none" (as loaded), or None (cancelled)."""
+
+    BINDINGS = [Binding("escape,o", "cancel", "Close", id="sort.close")]
+
+    def __init__(self, titles: list[str], column: int | None, reverse: bool) -> None:
+        super().__init__()
+        self.titles, self.column, self.reverse = titles, column, reverse
+
+    def compose(self) -> ComposeResult:
+        options = [Option("as loaded (newest first)" + ("  ●" if self.column is None else ""), id="none")]
+        for i, title in enumerate(self.titles):
+            mark = ""
+            if i == self.column:
+                mark = f"  {'↓' if self.reverse else '↑'}  (enter reverses)"
+            options.append(Option(title + mark, id=str(i)))
+        with Vertical(classes="dialog", id="sort-dialog"):
+            yield Label("[b]Sort by[/b]   [dim]enter picks · esc closes · clicking a header sorts too[/dim]")
+            yield OptionList(*options, id="sort-columns")
+
+    def on_mount(self) -> None:
+        columns = self.query_one(OptionList)
+        columns.highlighted = 0 if self.column is None else self.column + 1
+        columns.focus()
+
+    def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
+        message.stop()
+        self.dismiss(message.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def parse_sort(value: str, titles: list[str]) -> tuple[int, bool] | None:
+    """A `[sort]` value ("DURATION", "-DURATION") -> (column index, descending); None when
+    the kind has no such column (titles match case-insensitively)."""
+    reverse = value.startswith("-")
+    wanted = value.lstrip("-").strip().lower()
+    index = next((i for i, t in enumerate(titles) if t.lower() == wanted), None)
+    return None if index is None else (index, reverse)
 
 
 class MainScreen(ReportsWorkerErrors, KindActions, Screen):
@@ -82,6 +165,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         Binding("slash", "filter", "Filter", key_display="/", id="main.filter"),
         Binding("r", "refresh", "Refresh", id="main.refresh"),
         Binding("y", "yaml", "YAML", id="main.yaml"),
+        Binding("o", "sort_picker", "Sort", id="main.sort"),
         Binding("n", "new_job", "New job", id="main.new_job"),
         *kind_action_bindings(),
         Binding("d", "toggle_detail", "Detail pane", show=False, id="main.detail_pane"),
@@ -137,6 +221,8 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         self._select_after_load: str | None = None
         self._banner = False
         self._counts: dict[AssetKind, int] = {}
+        self._history: dict[str, list[str]] = {"command": [], "filter": []}
+        self._sorts: dict[AssetKind, tuple[int | None, bool]] = {}  # each kind's sort, kept across kinds
 
     def compose(self) -> ComposeResult:
         yield Static(" aml-tui  │  connecting…", id="header")
@@ -150,7 +236,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
                 with VerticalScroll(id="detail"):
                     yield Static("", id="detail-body")
         yield PromptInput(id="prompt")
-        yield Footer()
+        yield KeyFooter()
 
     @property
     def table(self) -> AssetTable:
@@ -161,6 +247,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         return KINDS[self.kind]
 
     def on_mount(self) -> None:
+        self._load_sorts()
         self.table.focus()
         self.table.configure(self.spec.columns, empty_message="Loading…")
         # Paint the chrome first, then start loading: worker threads started now would
@@ -168,6 +255,10 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         self.call_after_refresh(self._start)
         if self.app.exit_after_first_frame:
             self.call_after_refresh(self.app.exit, 0)  # the first-frame benchmark's stopwatch
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Below ~100 columns the table needs the sidebar's width more than its names.
+        self.query_one(KindList).fold(event.size.width < FOLD_BELOW)
 
     def _start(self) -> None:
         self.show_kind(self.kind)
@@ -282,7 +373,56 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         self._detail_timer = self.set_timer(0.12, lambda: self.load_detail(self.spec, row))
 
     def on_asset_table_sorted(self, message: AssetTable.Sorted) -> None:
+        table = message.table
+        sort = (table.sort_column, table.sort_reverse if table.sort_column is not None else False)
+        if self._sorts.get(self.kind, (None, False)) != sort:
+            self._sorts[self.kind] = sort
+            self._save_sorts()
         self._update_title()
+
+    # ------------------------------------------------------------------ sort (o, s/S, a header click)
+
+    def _load_sorts(self) -> None:
+        """Each kind's sort from the config file's [sort]; a column the kind lacks is a warning."""
+        config = self.app.config
+        for kind_name, value in config.sort.items():
+            kind = AssetKind(kind_name)
+            titles = [c.title for c in KINDS[kind].columns]
+            parsed = parse_sort(value, titles)
+            if parsed is None:
+                self.notify(f"{config.path}: sort.{kind_name}: no column {value.lstrip('-')!r}; "
+                            f"columns: {', '.join(titles)}", severity="warning", timeout=10, markup=False)
+            else:
+                self._sorts[kind] = parsed
+
+    def _save_sorts(self) -> None:
+        path = self.app.config.path
+        if path == NO_CONFIG_FILE:
+            return  # an app made without a config file (tests) has nowhere to keep it
+        sort = {}
+        for kind in KIND_ORDER:
+            column, reverse = self._sorts.get(kind, (None, False))
+            if column is not None:
+                sort[kind.value] = ("-" if reverse else "") + KINDS[kind].columns[column].title
+        self.write_sorts(path, sort)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="save-sort")
+    def write_sorts(self, path, sort: dict[str, str]) -> None:
+        from tui.config import save_sort
+
+        save_sort(path, sort)
+
+    def action_sort_picker(self) -> None:
+        table = self.table
+        if not table.columns:
+            return
+
+        def picked(choice: str | None) -> None:
+            if choice is not None:
+                table.sort_by(None if choice == "none" else int(choice))
+
+        self.app.push_screen(SortPicker([c.title for c in table.columns], table.sort_column, table.sort_reverse),
+                             picked)
 
     def on_asset_table_selected(self, message: AssetTable.Selected) -> None:
         from tui.screens.detail import DetailScreen
@@ -302,7 +442,8 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         spec = KINDS[kind]
         table = self.table
         table.set_filter("")
-        table.configure(spec.columns, empty_message="Loading…")
+        column, reverse = self._sorts.get(kind, (None, False))
+        table.configure(spec.columns, empty_message="Loading…", sort_column=column, sort_reverse=reverse)
         if kind in self._cache:
             rows, orders = self._cache[kind]
             table.set_rows(rows, empty_message=self._empty_message(), orders=orders)
@@ -368,13 +509,12 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
             prompt.placeholder = ":" + "  ".join(command_words()[:6]) + "  quit   (tab completes)"
             prompt.suggester = SuggestFromList(command_words(), case_sensitive=False)
             prompt.words = command_words()
-            prompt.value = ""
+            prompt.start("", self._history[mode])
         else:
-            prompt.placeholder = "/filter: text (substring) or /regex/   enter keeps, esc clears"
+            prompt.placeholder = "/filter: text, /regex/, status:Failed exp:mnist -status:Completed   ↑↓ history"
             prompt.suggester = None
             prompt.words = []
-            prompt.value = self.table.filter_text
-            prompt.cursor_position = len(prompt.value)
+            prompt.start(self.table.filter_text, self._history[mode])
         prompt.display = True
         prompt.focus()
 
@@ -399,6 +539,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         if message.input.id != "prompt":
             return
         mode = self.prompt_mode
+        self.query_one("#prompt", PromptInput).remember()
         self._close_prompt()
         if mode == "command":
             self.run_command(message.value)

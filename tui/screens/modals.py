@@ -106,8 +106,10 @@ def show_yaml(app: App, asset: "Asset") -> None:
 # What `?` lists besides the bindings: the two little languages.
 HELP_NOTES = """\
 [b]:[/b] command mode: [b]:jobs :data :compute :env :models :endpoints :quit[/b] (tab completes; aliases j, d, c, e, m, ep)
-[b]/[/b] filter: text matches anywhere in the row, case-insensitive; wrap in slashes for a regex: [b]/fail|cancel/[/b]
-[b]s[/b] sorts by the next column (none → first → … → last → none), [b]S[/b] reverses; numbers 1–6 jump to a kind
+[b]/[/b] filter: text matches anywhere in the row, case-insensitive; wrap in slashes for a regex: [b]/fail|cancel/[/b];
+  column terms [b]status:Failed exp:mnist[/b], [b]-status:Completed[/b] excludes; ↑/↓ in the prompt recall earlier filters
+[b]o[/b] picks the sort column (picked again, it reverses; clicking a header does the same; each kind keeps its sort
+  in the config file); [b]s[/b] sorts by the next column, [b]S[/b] reverses; numbers 1–6 jump to a kind
 Logs: [b]/[/b] searches the whole file (same syntax), [b]n[/b]/[b]N[/b] next/previous match; scrolling up pauses follow
 """
 

@@ -27,10 +27,11 @@ from textual.strip import Strip
 
 from tui.widgets.styles import CachedStyles
 from tui.kinds import Column, Row, SortOrders, sort_key, sort_order
-from tui.widgets.search import parse_search
+from tui.query import Query, parse_query
 
 GAP = 2  # spaces between columns
-STYLE_TOKENS = ("success", "error", "warning", "primary", "muted")
+SPAN_WIDTH = 6  # the widest `format_span` under 100 days: "23h59m"
+STYLE_TOKENS = ("success", "error", "warning", "primary", "secondary", "muted")
 
 
 def _fit(text: str, width: int) -> str:
@@ -44,12 +45,37 @@ def _fit(text: str, width: int) -> str:
     return set_cell_size(text, width - 1) + "…"
 
 
-def compile_filter(text: str) -> tuple[Callable[[str], bool] | None, str | None]:
-    """A `/` filter -> (predicate over a row's search text, error); see `search.parse_search`."""
-    pattern, error = parse_search(text)
-    if pattern is None:
-        return None, None
-    return (lambda s: pattern.search(s) is not None), error
+def _total(widths: Sequence[int]) -> int:
+    """Cells a row takes: a leading space, then each shown column and its gap."""
+    return 1 + sum(w + GAP for w in widths if w)
+
+
+def fit_widths(natural: Sequence[int], columns: Sequence[Column], available: int) -> list[int]:
+    """Column widths for a table `available` cells wide (0 = hidden).
+
+    Columns that may shrink (`Column.min_width`) give up cells widest first; when that is not
+    enough, columns that may go (`Column.drop_rank`) are hidden, lowest rank first. The others
+    (STATUS, durations, ages) keep their full width, so a status is never cut. What still does
+    not fit scrolls sideways.
+    """
+    widths = list(natural)
+    if available <= 0 or _total(widths) <= available:
+        return widths
+    droppable = sorted((c.drop_rank, i) for i, c in enumerate(columns) if c.drop_rank is not None)
+    while True:
+        shrunk = list(widths)
+        excess = _total(shrunk) - available
+        floors = [c.min_width if c.min_width is not None else w for c, w in zip(columns, shrunk)]
+        while excess > 0:
+            candidates = [i for i, w in enumerate(shrunk) if w and w > floors[i]]
+            if not candidates:
+                break
+            widest = max(candidates, key=lambda i: shrunk[i] - floors[i])
+            shrunk[widest] -= 1
+            excess -= 1
+        if excess <= 0 or not droppable:
+            return shrunk
+        widths[droppable.pop(0)[1]] = 0
 
 
 class AssetTable(CachedStyles, ScrollView, can_focus=True):
@@ -67,9 +93,10 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
     AssetTable:focus > .asset-table--cursor { background: $block-cursor-background; color: $block-cursor-foreground; text-style: bold; }
     AssetTable > .asset-table--empty { color: $text-muted; text-style: italic; }
     AssetTable > .asset-table--success { color: $text-success; }
-    AssetTable > .asset-table--error { color: $text-error; }
+    AssetTable > .asset-table--error { color: $text-error; text-style: bold; }
     AssetTable > .asset-table--warning { color: $text-warning; }
     AssetTable > .asset-table--primary { color: $text-primary; }
+    AssetTable > .asset-table--secondary { color: $text-secondary; }
     AssetTable > .asset-table--muted { color: $text-muted; }
     """
 
@@ -90,7 +117,7 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
         Binding("left,h", "scroll_left", "Scroll left", show=False, id="table.left"),
         Binding("right", "scroll_right", "Scroll right", show=False, id="table.right"),
         Binding("enter", "select", "Details", id="table.select"),
-        Binding("s", "cycle_sort", "Sort", id="table.sort"),
+        Binding("s", "cycle_sort", "Sort by the next column", show=False, id="table.sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False, id="table.reverse_sort"),
     ]
 
@@ -139,10 +166,11 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
         self._children: dict[str, list[Row]] = {}  # parent key -> child rows
         self.expanded: set[str] = set()
         self._view: list[Row] = []  # filtered, sorted, with expanded children
-        self._widths: list[int] = []
+        self._natural: list[int] = []  # each column's width for its widest cell
+        self._widths: list[int] = []  # as fitted to the table's width (0 = hidden)
         self._filter_text = ""
-        self._filter: Callable[[str], bool] | None = None
-        self.filter_error: str | None = None
+        self.query = Query()
+        self._filter: Callable[[str, Sequence[str]], bool] | None = None
         self.sort_column: int | None = None
         self.sort_reverse = False
         self._highlighted_key: str | None = None
@@ -211,9 +239,15 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
         return key in self.expanded
 
     def set_filter(self, text: str) -> None:
+        """Show only the rows the `/` filter matches (see tui/query.py for its language)."""
         self._filter_text = text
-        self._filter, self.filter_error = compile_filter(text)
+        self.query = parse_query(text, [c.title for c in self.columns])
+        self._filter = self.query.predicate([c.title for c in self.columns])
         self._rebuild(keep_key=self.cursor_key, data_changed=False)
+
+    @property
+    def filter_error(self) -> str | None:
+        return self.query.error
 
     @property
     def filter_text(self) -> str:
@@ -262,7 +296,7 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
         rows = self._ordered()
         if self._filter is not None:
             match = self._filter
-            rows = [r for r in rows if match(r.search)]
+            rows = [r for r in rows if match(r.search, r.cells)]
         if self.expanded:
             view: list[Row] = []
             for row in rows:
@@ -326,15 +360,25 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
                 if n > widths[i]:
                     widths[i] = n
         for i, column in enumerate(self.columns):
-            if column.live:
-                widths[i] = max(widths[i], 8)
+            if column.live or column.clock:
+                widths[i] = max(widths[i], SPAN_WIDTH)  # its text changes after the widths are set
             widths[i] = min(widths[i], max(column.max_width, cell_len(column.title) + 2))
         if widths:
             widths[0] += 3  # tree prefix for child rows / expand marker
-        self._widths = widths
+        self._natural = widths
+        self._fit_widths()
+
+    def _fit_widths(self) -> None:
+        self._widths = fit_widths(self._natural, self.columns, self.scrollable_content_region.width)
 
     def _total_width(self) -> int:
-        return 1 + sum(w + GAP for w in self._widths)
+        return _total(self._widths)
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._natural:
+            self._fit_widths()
+            self.virtual_size = Size(self._total_width(), len(self._view) + 1)
+            self.refresh()
 
     # ------------------------------------------------------------------ cursor & keys
 
@@ -393,6 +437,26 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
         if row is not None:
             self.post_message(self.Selected(self, row))
 
+    def sort_by(self, column: int | None, reverse: bool | None = None) -> None:
+        """Sort by `column` (None: as loaded, newest first). Without `reverse`, the column
+        already sorted by flips its direction and another one starts ascending."""
+        if column is not None and not 0 <= column < len(self.columns):
+            return
+        if reverse is None:
+            reverse = not self.sort_reverse if column == self.sort_column and column is not None else False
+        self.sort_column, self.sort_reverse = column, reverse
+        self._rebuild(keep_key=self.cursor_key, data_changed=False)
+        self.post_message(self.Sorted(self))
+
+    def column_at(self, x: int) -> int | None:
+        """The column under content x (scrolled), or None in a gap or past the last."""
+        left = 1
+        for i, w in enumerate(self._widths):
+            if w and left <= x < left + w + GAP:
+                return i
+            left += w + GAP if w else 0
+        return None
+
     def action_cycle_sort(self) -> None:
         """s: sort by the next column (none -> first -> ... -> last -> none)."""
         if not self.columns:
@@ -422,7 +486,12 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
 
     async def _on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
-        if offset is None or offset.y < 1:
+        if offset is None:
+            return
+        if offset.y == 0:  # a header: sort by its column, again to reverse
+            column = self.column_at(offset.x + int(self.scroll_x))
+            if column is not None:
+                self.sort_by(column)
             return
         index = int(self.scroll_y) + offset.y - 1
         if 0 <= index < len(self._view):
@@ -463,6 +532,8 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
         gap = " " * GAP
         now = None
         for i, (column, w) in enumerate(zip(self.columns, self._widths)):
+            if not w:
+                continue  # hidden: the table is too narrow for it
             text = row.cells[i]
             if (column.live and row.live) or column.clock:
                 now = now or self.clock()
@@ -493,6 +564,8 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
         style = self.rich_style + self._style("header")
         segments = [Segment(" ", style)]
         for i, (column, w) in enumerate(zip(self.columns, self._widths)):
+            if not w:
+                continue
             title = column.title
             if i == self.sort_column:
                 title += " ↓" if self.sort_reverse else " ↑"

@@ -1,47 +1,59 @@
-"""A small line-free chart for metric histories: columns of eighth blocks, min/max labelled.
+"""Metric charts: a textual-plotext line plot per metric, with a title, axis values and the
+width it is given (the widget re-plots at its own size on every render).
 
-plotext 6 changed its whole API and textual-plotext is not a dependency; a metric history
-needs no more than this, and it renders in microseconds.
+textual-plotext 1.0.1 drives plotext 5.3.2 (plotext 6 has another API). Importing it costs
+~0.15 s, so only the detail screen imports this module, and only once a job has metrics.
 """
 
 from __future__ import annotations
 
 from typing import Sequence
 
-from rich.text import Text
+from textual_plotext import PlotextPlot
 
-BLOCKS = " ▁▂▃▄▅▆▇█"
+from tui.workspace.base import MetricPoint
 
-
-def _resample(values: Sequence[float], width: int) -> list[float]:
-    """At most `width` values: the mean of each equal slice (all values when they fit)."""
-    n = len(values)
-    if n <= width:
-        return list(values)
-    out = []
-    for i in range(width):
-        lo, hi = i * n // width, max(i * n // width + 1, (i + 1) * n // width)
-        chunk = values[lo:hi]
-        out.append(sum(chunk) / len(chunk))
-    return out
+MAX_POINTS = 2000  # plotext draws every point it is given; a long history is thinned first
 
 
-def block_chart(title: str, steps: Sequence[int], values: Sequence[float], *, width: int = 60,
-                height: int = 6, style: str = "cyan") -> Text:
-    """`title`, then `height` rows of bars (one column per step or slice), then the step range."""
-    label_width = 10
-    width = max(8, width - label_width - 1)
-    data = _resample(list(values), width)
-    lo, hi = min(data), max(data)
-    span = (hi - lo) or 1.0
-    # Each column's height in eighths of a row; the smallest value still shows a sliver.
-    levels = [1 + round((v - lo) / span * (height * 8 - 1)) for v in data]
-    text = Text(f"{title}  last {values[-1]:.4g}  min {min(values):.4g}  max {max(values):.4g}\n", style="bold")
-    for row in range(height, 0, -1):
-        label = f"{hi:.4g}" if row == height else f"{lo:.4g}" if row == 1 else ""
-        text.append(label.rjust(label_width) + " ", style="dim")
-        floor = (row - 1) * 8
-        text.append("".join(BLOCKS[max(0, min(8, level - floor))] for level in levels), style=style)
-        text.append("\n")
-    text.append(" " * (label_width + 1) + f"step {steps[0]} … {steps[-1]}\n", style="dim")
-    return text
+def thin(points: Sequence[MetricPoint], limit: int = MAX_POINTS) -> list[MetricPoint]:
+    """At most `limit` points, evenly spaced, the first and last always kept."""
+    n = len(points)
+    if n <= limit:
+        return list(points)
+    return [points[round(i * (n - 1) / (limit - 1))] for i in range(limit)]
+
+
+def chart_title(key: str, points: Sequence[MetricPoint]) -> str:
+    values = [p.value for p in points]
+    return f"{key}   last {values[-1]:.4g}   min {min(values):.4g}   max {max(values):.4g}"
+
+
+class MetricChart(PlotextPlot):
+    """One metric's history against its step."""
+
+    DEFAULT_CSS = """
+    MetricChart { height: 14; width: 1fr; margin-bottom: 1; }
+    """
+
+    def __init__(self, key: str, points: Sequence[MetricPoint], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.key = key
+        self.points: list[MetricPoint] = []
+        self.set_points(points)
+
+    def set_points(self, points: Sequence[MetricPoint]) -> None:
+        points = thin(points)
+        if points == self.points:
+            return
+        self.points = points
+        plt = self.plt
+        plt.clear_data()
+        steps = [p.step for p in points]
+        plt.plot(steps, [p.value for p in points], marker="braille")
+        # Steps are whole numbers: label them so, not "10.8".
+        ticks = sorted({round(steps[0] + i * (steps[-1] - steps[0]) / 4) for i in range(5)})
+        plt.xticks(ticks, [str(t) for t in ticks])
+        plt.title(chart_title(self.key, points))
+        plt.xlabel("step")
+        self.refresh()

@@ -118,11 +118,18 @@ class LogView(CachedStyles, ScrollView, can_focus=True):
             self.new_lines += len(lines)
         self._update_size()
         if self.follow:
-            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True, force=True)
+            # Again after layout: a long line brings a horizontal scrollbar that would hide
+            # the last line (a finished job's log gets no later batch to fix it).
+            self.call_after_refresh(self._keep_at_end)
             self.refresh()
         elif self._row_count() != old_rows:
             self.refresh()
         self._changed()
+
+    def _keep_at_end(self) -> None:
+        if self.follow and self.scroll_y != self.max_scroll_y:
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True, force=True)
 
     # ------------------------------------------------------------------ modes
 
@@ -130,7 +137,7 @@ class LogView(CachedStyles, ScrollView, can_focus=True):
         self.follow = follow
         if follow:
             self.new_lines = 0
-            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True, force=True)
         self._changed()
 
     def set_wrap(self, wrap: bool) -> None:
@@ -138,7 +145,7 @@ class LogView(CachedStyles, ScrollView, can_focus=True):
         self._rebuild_wrap()
         self._update_size()
         if self.follow:
-            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True, force=True)
         self.refresh()
         self._changed()
 
@@ -266,7 +273,7 @@ class LogView(CachedStyles, ScrollView, can_focus=True):
             self._rebuild_wrap()
             self._update_size()
         if self.follow:
-            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True)
+            self.scroll_to(y=self.max_scroll_y, animate=False, immediate=True, force=True)
 
     # ------------------------------------------------------------------ rendering
 
