@@ -79,6 +79,7 @@ class Recorded:
     headers: dict[str, str]
     status: int = 0
     body_bytes: int = 0
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def host(self) -> str:

@@ -110,18 +110,24 @@ class LogReader:
             state = self._files.get((job, name))
             if state is None:
                 raise NotFoundError(f"job {job!r} has no log file {name!r} (yet)")
-        held = state.tail if state.tail_offset == offset else b""
-        start = offset + len(held)
-        want = max(1, max_bytes - len(held))
-        data = self._fetch(job, name, state, start, want)
-        whole = held + data
-        text_bytes, tail = split_utf8(whole)
+        whole = state.tail if state.tail_offset == offset else b""
+        want = max(1, max_bytes - len(whole))
+        while True:
+            start = offset + len(whole)
+            data = self._fetch(job, name, state, start, want)
+            whole += data
+            text_bytes, tail = split_utf8(whole)
+            at_end = start + len(data) >= state.size
+            # Only part of one character so far: an empty chunk would read as the end of the file.
+            if text_bytes or not tail or at_end or not data:
+                break
+            want = 4 - len(tail)
         next_offset = offset + len(text_bytes)
         state.tail_offset, state.tail = (next_offset, tail) if tail else (-1, b"")
-        at_end = start + len(data) >= state.size
         final = at_end and not tail and self._terminal.get(job, False)
+        # Azure's system logs print SAS URLs of the job's storage: mask them like any other secret.
         return _build(LogChunk, name=name, offset=offset, next_offset=next_offset,
-                      text=text_bytes.decode("utf-8", "replace"), final=final)
+                      text=redact(text_bytes.decode("utf-8", "replace")), final=final)
 
     def _fetch(self, job: str, name: str, state: _FileState, start: int, want: int) -> bytes:
         rng = f"bytes={start}-{start + want - 1}"
