@@ -132,6 +132,8 @@ class FakeAzure:
         self.endpoints: dict[str, dict] = {}
         self.deployments: dict[str, dict[str, dict]] = {}
         self.blobs: dict[str, bytearray] = {}
+        self.blob_metadata: dict[str, dict[str, str]] = {}
+        self.codes: dict[str, dict[str, dict]] = {}
         self.sas_generation = 1
         self.ignore_range = False  # a server that answers 200 with the whole blob
         self.network_down = False
@@ -228,7 +230,8 @@ class FakeAzure:
         from azure.ai.ml import MLClient
 
         return MLClient(credential or FakeCredential(), SUB, RG, WS, transport=self.transport(),
-                        enable_telemetry=False, **{"retry_total": 2, "retry_backoff_factor": 0.01, **kwargs})
+                        enable_telemetry=False, show_progress=False,
+                        **{"retry_total": 2, "retry_backoff_factor": 0.01, **kwargs})
 
     def count(self, pred: Callable[[Recorded], bool] | str = "") -> int:
         if isinstance(pred, str):
@@ -262,7 +265,7 @@ class FakeAzure:
 
     def _route(self, method: str, host: str, path: str, q: dict, body: bytes | None, rec: Recorded):
         if host == urlsplit(ACCOUNT).netloc:
-            return self._blob(path, q, rec)
+            return self._blob(method, path, q, rec, body)
         if host == urlsplit(API).netloc:
             if path == "/discovery":
                 return 200, {}, {"api": API, "catalog": API, "experimentation": API, "history": API,
@@ -289,6 +292,8 @@ class FakeAzure:
             return self._jobs(method, parts[1:], q, body)
         if coll in ("data", "environments", "models"):
             return self._versioned(method, coll, parts[1:], q, body)
+        if coll == "codes":
+            return self._codes(method, parts[1:], q, body)
         if coll == "computes":
             return self._computes(method, parts[1:], q, body)
         if coll == "onlineEndpoints":
@@ -422,14 +427,17 @@ class FakeAzure:
             out["continuationToken"] = str(skip + self.children_page_size)
         return 200, {}, out
 
-    def _blob(self, path: str, q: dict, rec: Recorded):
+    def _blob(self, method: str, path: str, q: dict, rec: Recorded, body: bytes | None):
+        path = _unquote(path)
+        if method in ("PUT", "HEAD"):
+            return self._blob_write(method, path, q, rec, body)
         m = re.fullmatch(r"/azureml/ExperimentRun/dcid\.([^/]+)/(.+)", path)
         if m:
             if q.get("se") != f"gen{self.sas_generation}" or q.get("sig") != f"{CANARY_SIG}{self.sas_generation}":
                 return 403, {"x-ms-error-code": "AuthenticationFailed"}, (
                     b"<?xml version=\"1.0\"?><Error><Code>AuthenticationFailed</Code><Message>Signature not valid "
                     b"in the specified time frame</Message></Error>")
-            data = bytes(self.jobs[m.group(1)].logs[_unquote(m.group(2))])
+            data = bytes(self.jobs[m.group(1)].logs[m.group(2)])
         else:
             data = bytes(self.blobs[path])
         rng = rec.headers.get("Range") or rec.headers.get("x-ms-range")
@@ -442,6 +450,25 @@ class FakeAzure:
         end = min(int(b) if b else len(data) - 1, len(data) - 1)
         return 206, {"Content-Range": f"bytes {start}-{end}/{len(data)}",
                      "Content-Type": "application/octet-stream"}, data[start:end + 1]
+
+    def _blob_write(self, method: str, path: str, q: dict, rec: Recorded, body: bytes | None):
+        """Enough of Blob storage for the SDK's uploads: HEAD a blob, PUT one, PUT its metadata."""
+        if q.get("sig") != CANARY_SIG:
+            return 403, {"x-ms-error-code": "AuthenticationFailed"}, b""
+        stamp = {"ETag": '"0x8D0"', "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT", "x-ms-version": "2021-08-06",
+                 "x-ms-request-server-encrypted": "true"}
+        if method == "HEAD":
+            if path not in self.blobs:
+                return 404, {"x-ms-error-code": "BlobNotFound"}, b""
+            meta = {f"x-ms-meta-{k}": v for k, v in self.blob_metadata.get(path, {}).items()}
+            return 200, {**stamp, "Content-Length": str(len(self.blobs[path])), "x-ms-blob-type": "BlockBlob",
+                         **meta}, b""
+        if q.get("comp") == "metadata":
+            self.blob_metadata[path] = {k[len("x-ms-meta-"):]: v for k, v in rec.headers.items()
+                                        if k.lower().startswith("x-ms-meta-")}
+            return 200, stamp, b""
+        self.blobs[path] = bytearray(body or b"")
+        return 201, stamp, b""
 
     def _mlflow(self, path: str, q: dict):
         if path == "/api/2.0/mlflow/runs/get":
@@ -491,6 +518,60 @@ class FakeAzure:
             self.add_asset(kind, name, version, **props)
             return 201, {}, self._version(kind, name, version, store[name][version])
         return 200, {}, self._version(kind, name, version, store[name][version])
+
+    def _codes(self, method: str, parts: list[str], q: dict, body: bytes | None):
+        """Code snapshots: look up by hash, start a pending upload (a SAS for a fresh container),
+        register the version."""
+        name = parts[0]
+        versions = self.codes.setdefault(name, {})
+        if len(parts) == 2:
+            # Snapshots are found by content hash, whatever anonymous name they were stored under.
+            found = [(n, v["version"]) for n, vs in self.codes.items() for v in vs.values()
+                     if q.get("hash") and v["hash"] == q.get("hash")]
+            return 200, {}, {"value": [self._code(n, v) for n, v in found]}
+        version = parts[2]
+        if len(parts) == 4 and parts[3] == "startPendingUpload":
+            container = f"upload-{len(self.blobs) + len(self.codes)}"
+            return 200, {}, {"pendingUploadId": container, "pendingUploadType": "TemporaryBlobReference",
+                             "blobReferenceForConsumption": {
+                                 "blobUri": f"{ACCOUNT}/{container}",
+                                 "storageAccountArmId": "x",
+                                 "credential": {"credentialType": "SAS",
+                                                "sasUri": f"{ACCOUNT}/{container}?sv=2021&sr=c&sp=rcw&sig={CANARY_SIG}"}}}
+        if method == "PUT":
+            props = json.loads(body or b"{}").get("properties", {})
+            versions[version] = {"version": version, "props": props,
+                                 "hash": (props.get("properties") or {}).get("hash_sha256")}
+            return 201, {}, self._code(name, version)
+        return 200, {}, self._code(name, version)
+
+    def _code(self, name: str, version: str) -> dict:
+        v = self.codes[name][version]
+        return {"id": f"{WS_ID}/codes/{name}/versions/{version}", "name": version,
+                "type": "Microsoft.MachineLearningServices/workspaces/codes/versions",
+                "properties": {**v["props"], "isAnonymous": True},
+                "systemData": {"createdAt": iso(self.clock), "createdBy": "ada@example.com", "createdByType": "User",
+                               "lastModifiedAt": iso(self.clock)}}
+
+    def route_storage(self, monkeypatch) -> None:
+        """The SDK's uploads and downloads use azure-storage-blob clients, which do not take
+        MLClient's transport: give them this fake's transport, so no byte reaches the network."""
+        from azure.ai.ml._artifacts import _blob_storage_helper as helper
+        from azure.storage.blob import BlobServiceClient, ContainerClient
+
+        fake = self
+
+        class RoutedService(BlobServiceClient):
+            def __init__(self, account_url, credential=None, **kw):
+                super().__init__(account_url, credential=credential, transport=fake.transport(), **kw)
+
+        class RoutedContainer(ContainerClient):
+            def __init__(self, account_url, container_name, credential=None, **kw):
+                super().__init__(account_url, container_name, credential=credential, transport=fake.transport(),
+                                 **kw)
+
+        monkeypatch.setattr(helper, "BlobServiceClient", RoutedService)
+        monkeypatch.setattr(helper, "ContainerClient", RoutedContainer)
 
     def _container(self, kind: str, name: str) -> dict:
         versions = self.assets[kind][name]

@@ -362,18 +362,36 @@ class AzureWorkspace(Workspace):
     # ------------------------------------------------------------------ jobs: create, cancel
 
     def _load_job(self, document: Mapping[str, Any], base_dir: Path, source: str) -> Any:
-        specs.parse_job(document, source)  # the same checks and exit-2 messages as locally
+        spec = specs.parse_job(document, source)  # the same checks and exit-2 messages as locally
+        code = spec.code
+        if code and not code.startswith("azureml:") and "://" not in code:
+            # The SDK notices a missing folder only when it uploads; say it before anything is sent.
+            try:
+                folder = (base_dir / code).resolve()
+                is_dir, exists = folder.is_dir(), folder.exists()
+            except (OSError, ValueError) as exc:
+                raise InvalidSpecError(f"cannot use {code[:80]!r} as the code folder: "
+                                       f"{getattr(exc, 'strerror', None) or exc}", source=source, field="code") from None
+            if not exists:
+                raise InvalidSpecError(f"code folder {folder} does not exist", source=source, field="code")
+            if not is_dir:
+                raise InvalidSpecError(f"{folder} is a file; code must be a folder (the job's working "
+                                       "directory, snapshotted)", source=source, field="code")
         from azure.ai.ml.entities import Job as SdkJob
 
         try:
             job = SdkJob._load(data=dict(document), yaml_path=Path(base_dir) / Path(source).name)
         except Exception as exc:
             raise _spec_error(exc, source) from None
-        return job._to_job() if hasattr(job, "_to_job") else job
+        return job
 
     def validate_job(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> dict[str, Any]:
         job = self._load_job(document, Path(base_dir), source)
-        return norm.entity_dict(job)
+        shown = norm.entity_dict(job._to_job() if hasattr(job, "_to_job") else job)
+        code = document.get("code")
+        if isinstance(code, str) and not code.startswith("azureml:") and "://" not in code:
+            shown["code"] = str((Path(base_dir) / code).resolve())  # the SDK dumps a local folder as azureml:src
+        return shown
 
     def create_job(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> Job:
         self._writable()
@@ -554,26 +572,41 @@ def _require_name(document: Mapping[str, Any], source: str) -> None:
 
 
 def _spec_error(exc: BaseException, source: str) -> InvalidSpecError:
-    """The SDK's schema error (a marshmallow ValidationError, often wrapped) -> exit 2 naming the field."""
-    seen = 0
+    """The SDK's schema error -> exit 2 naming the field. The SDK re-raises marshmallow's
+    ValidationError with a pretty text; the one it wraps has the messages keyed by field."""
+    chain: list[BaseException] = []
     cur: BaseException | None = exc
-    while cur is not None and seen < 6:
-        messages = getattr(cur, "messages", None)
-        if isinstance(messages, (dict, list)):
+    while cur is not None and len(chain) < 6:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    for e in chain:
+        messages = getattr(e, "messages", None)
+        if isinstance(messages, dict) and messages:
             field, message = _first_message(messages)
             return InvalidSpecError(redact(message), source=source, field=field or None)
-        cur = cur.__cause__ or cur.__context__
-        seen += 1
-    text = getattr(exc, "message", None) or str(exc)
-    return InvalidSpecError(redact(str(text).strip().splitlines()[0] if str(text).strip() else type(exc).__name__),
-                            source=source)
+    text = str(getattr(exc, "message", None) or exc).strip()
+    return InvalidSpecError(redact(text.splitlines()[0] if text else type(exc).__name__), source=source)
 
 
 def _first_message(messages: Any, path: str = "") -> tuple[str, str]:
+    """The first (field path, message) of marshmallow's nested messages. A union field lists
+    one dict per alternative: the one not complaining about `type` is the one the user meant.
+    A Dict field nests values under "value": `inputs.d.value.mode` is `inputs.d.mode`."""
     if isinstance(messages, dict):
         for key, value in messages.items():
-            sub = f"{path}.{key}" if path and key != "_schema" else (path or ("" if key == "_schema" else str(key)))
-            return _first_message(value, sub)
+            if key == "_schema":
+                return _first_message(value, path)
+            if key == "value" and path and isinstance(value, (dict, list)) and _nested(value):
+                return _first_message(value, path)
+            return _first_message(value, f"{path}.{key}" if path else str(key))
     if isinstance(messages, list) and messages:
+        dicts = [m for m in messages if isinstance(m, dict)]
+        if len(dicts) > 1:
+            chosen = next((d for d in dicts if "type" not in d), dicts[0])
+            return _first_message(chosen, path)
         return _first_message(messages[0], path)
     return path, str(messages)
+
+
+def _nested(value: Any) -> bool:
+    return isinstance(value, dict) or (isinstance(value, list) and any(isinstance(v, dict) for v in value))
