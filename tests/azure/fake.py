@@ -40,7 +40,9 @@ CANARY_SIG = "CANARYsig0a1b2c3d4e5f"
 CANARY_KEY = "CANARYkeyZm9vYmFyYmF6cXV4"
 CANARY_TOKEN = "CANARYtokenAAAABBBBCCCC"
 CANARY_RUN_TOKEN = "CANARYruntokenDDDDEEEE"
-CANARIES = (CANARY_SIG, CANARY_KEY, CANARY_TOKEN, CANARY_RUN_TOKEN)
+# A storage account key is base64: this one decodes to bytes, so the storage client can sign with it.
+CANARY_ACCOUNT_KEY = base64.b64encode(b"CANARY-account-key-0123456789abcdef").decode()
+CANARIES = (CANARY_SIG, CANARY_KEY, CANARY_TOKEN, CANARY_RUN_TOKEN, CANARY_ACCOUNT_KEY)
 CONNECTION_STRING = (f"DefaultEndpointsProtocol=https;AccountName=wsdemostore;AccountKey={CANARY_KEY};"
                      "EndpointSuffix=core.windows.net")
 
@@ -107,6 +109,7 @@ class FakeJob:
     script: list[tuple[str, dict[str, bytes]]] = field(default_factory=list)
     metrics: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)  # extra ARM properties (inputs, command...)
+    named_outputs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -134,6 +137,7 @@ class FakeAzure:
         self.blobs: dict[str, bytearray] = {}
         self.blob_metadata: dict[str, dict[str, str]] = {}
         self.codes: dict[str, dict[str, dict]] = {}
+        self.output_uris: dict[str, str] = {}  # data asset id of a named output -> its azureml:// URI
         self.sas_generation = 1
         self.ignore_range = False  # a server that answers 200 with the whole blob
         self.network_down = False
@@ -162,6 +166,18 @@ class FakeAzure:
             self._times_for(job)
             self.jobs[name] = job
             return job
+
+    def add_output(self, job: str, path: str, data: bytes, output: str | None = None) -> None:
+        """A file the job wrote: `outputs/x` in its artifacts, or `path` in a named output."""
+        if output is None:
+            self.blobs[f"/azureml/ExperimentRun/dcid.{job}/{path}"] = bytearray(data)
+            return
+        if output not in self.jobs[job].named_outputs:
+            self.jobs[job].named_outputs.append(output)
+            asset = f"azureml://locations/{REGION}/workspaces/x/data/azureml_{job}_output_data_{output}/versions/1"
+            self.output_uris[asset] = (f"azureml://subscriptions/{SUB}/resourcegroups/{RG}/workspaces/{WS}/"
+                                       f"datastores/workspaceblobstore/paths/azureml/{job}/{output}/")
+        self.blobs[f"/azureml-blobstore/azureml/{job}/{output}/{path}"] = bytearray(data)
 
     def add_sweep(self, name: str, trials: int, *, status: str = "Running", experiment: str = "Default") -> FakeJob:
         sweep = self.add_job(name, status, job_type="Sweep", experiment=experiment)
@@ -251,7 +267,7 @@ class FakeAzure:
                     return 401, {}, _encode(_err(401, "no bearer token"))
                 if self.auth_status:
                     return self.auth_status, {}, _encode(_err(self.auth_status))
-            elif bearer:
+            elif bearer.startswith("Bearer "):
                 # A bearer token sent to storage would leak it; the real service rejects it too.
                 return 400, {}, _encode(_err(400, "Authorization header on a SAS request"))
             query = {k: v[-1] for k, v in parse_qs(url.query).items()}
@@ -276,6 +292,11 @@ class FakeAzure:
             m = re.fullmatch(rf"/history/v1\.0{re.escape(WS_ID)}/runs/([^/]+)(/details|/children)?", path)
             if m:
                 return self._history(m.group(1), m.group(2), q)
+            if path == f"/history/v1.0{WS_ID}/rundata":
+                return self._rundata(json.loads(body or b"{}"))
+            if path == f"/data/v1.0{WS_ID}/dataversion/batchGetResolvedUris":
+                ids = json.loads(body or b"{}").get("values", [])
+                return 200, {}, {"values": {i: {"uri": self.output_uris[i], "type": "UriFolder"} for i in ids}}
             raise KeyError(path)
         if not path.startswith(WS_ID):
             raise KeyError(path)
@@ -292,6 +313,8 @@ class FakeAzure:
             return self._jobs(method, parts[1:], q, body)
         if coll in ("data", "environments", "models"):
             return self._versioned(method, coll, parts[1:], q, body)
+        if coll == "datastores":
+            return self._datastores(method, parts[1:], q)
         if coll == "codes":
             return self._codes(method, parts[1:], q, body)
         if coll == "computes":
@@ -386,6 +409,8 @@ class FakeAzure:
                 "resources": {"instanceCount": 1},
                 "distribution": None,
             })
+        for output in job.named_outputs:
+            props.setdefault("outputs", {})[output] = {"jobOutputType": "uri_folder", "mode": "ReadWriteMount"}
         props.update(job.body.get("submitted", {}))
         props["status"] = job.status
         return {"id": f"{WS_ID}/jobs/{job.name}", "name": job.name,
@@ -431,6 +456,13 @@ class FakeAzure:
         path = _unquote(path)
         if method in ("PUT", "HEAD"):
             return self._blob_write(method, path, q, rec, body)
+        if q.get("comp") == "list":
+            return self._blob_list(path, q)
+        auth = rec.headers.get("Authorization", "")
+        if auth.startswith("SharedKey ") or q.get("sig") == CANARY_SIG:
+            # The SDK's downloads, signed with the datastore's account key (or a SAS).
+            data = bytes(self._all_blobs()[path])
+            return self._ranged(data, rec)
         m = re.fullmatch(r"/azureml/ExperimentRun/dcid\.([^/]+)/(.+)", path)
         if m:
             if q.get("se") != f"gen{self.sas_generation}" or q.get("sig") != f"{CANARY_SIG}{self.sas_generation}":
@@ -440,6 +472,9 @@ class FakeAzure:
             data = bytes(self.jobs[m.group(1)].logs[m.group(2)])
         else:
             data = bytes(self.blobs[path])
+        return self._ranged(data, rec)
+
+    def _ranged(self, data: bytes, rec: Recorded):
         rng = rec.headers.get("Range") or rec.headers.get("x-ms-range")
         if not rng or self.ignore_range:
             return 200, {"Content-Type": "application/octet-stream"}, data
@@ -448,8 +483,60 @@ class FakeAzure:
         if start >= len(data):
             return 416, {"Content-Range": f"bytes */{len(data)}"}, b""
         end = min(int(b) if b else len(data) - 1, len(data) - 1)
-        return 206, {"Content-Range": f"bytes {start}-{end}/{len(data)}",
-                     "Content-Type": "application/octet-stream"}, data[start:end + 1]
+        return 206, {"Content-Range": f"bytes {start}-{end}/{len(data)}", "Content-Type": "application/octet-stream",
+                     "ETag": '"0x8D0"', "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT",
+                     "x-ms-blob-type": "BlockBlob"}, data[start:end + 1]
+
+    def _all_blobs(self) -> dict[str, bytes]:
+        out = {p: bytes(b) for p, b in self.blobs.items()}
+        for job in self.jobs.values():
+            for file, data in job.logs.items():
+                out[f"/azureml/ExperimentRun/dcid.{job.name}/{file}"] = bytes(data)
+        return out
+
+    def _blob_list(self, path: str, q: dict):
+        from xml.sax.saxutils import escape
+
+        container = path.strip("/")
+        prefix = q.get("prefix", "")
+        names = sorted(p[len(container) + 2:] for p in self._all_blobs() if p.startswith(f"/{container}/"))
+        blobs = "".join(
+            f"<Blob><Name>{escape(n)}</Name><Properties><Content-Length>{len(self._all_blobs()[f'/{container}/{n}'])}"
+            "</Content-Length><BlobType>BlockBlob</BlobType><Etag>0x8D0</Etag>"
+            "<Last-Modified>Mon, 01 Jan 2024 00:00:00 GMT</Last-Modified></Properties><Metadata /></Blob>"
+            for n in names if n.startswith(prefix))
+        xml = (f'<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="{ACCOUNT}/" '
+               f'ContainerName="{container}"><Prefix>{escape(prefix)}</Prefix><Blobs>{blobs}</Blobs><NextMarker />'
+               "</EnumerationResults>")
+        return 200, {"Content-Type": "application/xml"}, xml.encode()
+
+    def _rundata(self, request: dict):
+        job = self.jobs[request["runId"]]
+        run = self._run(job)
+        run["outputs"] = {o: {"assetId": a, "type": "uri_folder"} for a, u in self.output_uris.items()
+                          for o in job.named_outputs if f"_{job.name}_output_data_{o}/" in a}
+        return 200, {}, {"runMetadata": run}
+
+    def _datastores(self, method: str, parts: list[str], q: dict):
+        stores = {"workspaceblobstore": "azureml-blobstore", "workspaceartifactstore": "azureml"}
+
+        def store(name: str) -> dict:
+            return {"id": f"{WS_ID}/datastores/{name}", "name": name,
+                    "type": "Microsoft.MachineLearningServices/workspaces/datastores",
+                    "properties": {"datastoreType": "AzureBlob", "accountName": "wsdemostore",
+                                   "containerName": stores[name], "endpoint": "core.windows.net",
+                                   "protocol": "https", "isDefault": name == "workspaceblobstore",
+                                   "credentials": {"credentialsType": "AccountKey"}},
+                    "systemData": {"createdAt": iso(self.clock), "createdBy": "ada@example.com",
+                                   "createdByType": "User", "lastModifiedAt": iso(self.clock)}}
+
+        if not parts:
+            names = [n for n in stores if q.get("isDefault") != "true" or n == "workspaceblobstore"]
+            return 200, {}, {"value": [store(n) for n in names]}
+        if len(parts) == 2 and parts[1] == "listSecrets" and method == "POST":
+            stores[parts[0]]  # noqa: B018 - raises KeyError -> 404
+            return 200, {}, {"secretsType": "AccountKey", "key": CANARY_ACCOUNT_KEY}
+        return 200, {}, store(parts[0]) if parts[0] in stores else _missing(parts[0])
 
     def _blob_write(self, method: str, path: str, q: dict, rec: Recorded, body: bytes | None):
         """Enough of Blob storage for the SDK's uploads: HEAD a blob, PUT one, PUT its metadata."""
@@ -693,6 +780,10 @@ class FakeAzure:
                                "environmentVariables": {"SECRET_KEY": CANARY_KEY}},
                 "systemData": {"createdAt": iso(self.clock), "createdBy": "ada@example.com", "createdByType": "User",
                                "lastModifiedAt": iso(self.clock)}}
+
+
+def _missing(name: str):
+    raise KeyError(name)
 
 
 def _unquote(s: str) -> str:

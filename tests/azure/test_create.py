@@ -10,7 +10,10 @@ import pytest
 
 from tests.azure.conftest import assert_no_canary
 from tests.conftest import write
-from tui.workspace.base import AssetKind, InvalidSpecError, NotFoundError, ReadOnlyError
+from tui.workspace.base import AssetKind, InvalidSpecError, NotFoundError, ReadOnlyError, WorkspaceError
+
+# azure-storage-blob warns about its own use inside the SDK's download; not ours to fix.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:azure.storage.*")
 
 JOB = {"command": "python main.py --n ${{inputs.n}}", "code": "src", "inputs": {"n": 3},
        "environment": "azureml:mnist-cpu:1", "compute": "azureml:cpu-cluster", "experiment_name": "mnist",
@@ -155,3 +158,43 @@ def test_get_asset_of_a_new_compute_kind(fake, azure_ws):
     azure_ws.create_compute({"name": "ci2", "type": "computeinstance", "size": "STANDARD_DS3_V2"},
                             source="ci.yml")
     assert azure_ws.get_asset(AssetKind.COMPUTE, "ci2").fields["type"] == "computeinstance"
+
+
+@pytest.fixture
+def finished(fake, monkeypatch):
+    fake.route_storage(monkeypatch)
+    fake.add_job("j", "Completed", logs={"user_logs/std_log.txt": b"log line\n"})
+    fake.add_output("j", "outputs/result.txt", b"default output")
+    fake.add_output("j", "model.txt", b"named output", output="model")
+    return fake
+
+
+def test_download_everything_as_locally(finished, azure_ws, tmp_path):
+    dest = azure_ws.download_job("j", tmp_path / "dl", all=True)
+    files = {str(p.relative_to(dest)): p.read_bytes() for p in dest.rglob("*") if p.is_file()}
+    assert files == {"artifacts/outputs/result.txt": b"default output", "artifacts/user_logs/std_log.txt": b"log line\n",
+                     "named-outputs/model/model.txt": b"named output"}
+    for r in finished.requests:
+        if r.host.endswith(".blob.core.windows.net"):
+            assert not r.headers.get("Authorization", "").startswith("Bearer")
+    assert_no_canary(dest)
+
+
+def test_download_one_output_or_the_default(finished, azure_ws, tmp_path):
+    one = azure_ws.download_job("j", tmp_path / "one", output_name="model")
+    assert [p.relative_to(one).as_posix() for p in one.rglob("*") if p.is_file()] == ["named-outputs/model/model.txt"]
+    default = azure_ws.download_job("j", tmp_path / "default")
+    assert sorted(p.relative_to(default).as_posix() for p in default.rglob("*") if p.is_file()) == [
+        "artifacts/outputs/result.txt", "artifacts/user_logs/std_log.txt"]
+    with pytest.raises(NotFoundError, match="no output 'nope'; outputs: default, model"):
+        azure_ws.download_job("j", tmp_path / "x", output_name="nope")
+
+
+def test_download_refuses_a_running_job_and_a_file_as_folder(finished, azure_ws, tmp_path):
+    finished.add_job("r", "Running")
+    with pytest.raises(WorkspaceError, match="'r' is Running; outputs can be downloaded once it has ended"):
+        azure_ws.download_job("r", tmp_path / "dl")
+    write(tmp_path / "afile", "x")
+    with pytest.raises(InvalidSpecError, match="is a file; the download path must be a folder"):
+        azure_ws.download_job("j", tmp_path / "afile" / "dl")
+    assert not (tmp_path / "dl").exists()

@@ -461,6 +461,15 @@ class AzureWorkspace(Workspace):
     def download_job(self, name: str, download_path: Path, *, output_name: str | None = None,
                      all: bool = False) -> Path:
         dest = Path(download_path)
+        # The first folder that exists on the way down must be a folder, or writing fails halfway.
+        try:
+            existing = next(p for p in (dest.absolute(), *dest.absolute().parents) if p.exists())
+            is_dir = existing.is_dir()
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+            raise InvalidSpecError(f"cannot use {str(dest)[:80]!r}: {getattr(exc, 'strerror', None) or exc}",
+                                   field="download_path") from None
+        if not is_dir:
+            raise InvalidSpecError(f"{existing} is a file; the download path must be a folder", field="download_path")
         job = self.get_job(name)
         if not job.is_terminal:
             raise WorkspaceError(f"job {name!r} is {job.status}; outputs can be downloaded once it has ended "
