@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.azure.fake import ARM, API, REGION, WS
-from tui.workspace.base import AssetKind, NotFoundError
+from tui.workspace.base import AssetKind, InvalidSpecError, NotFoundError
 
 
 def arm_job_lists(fake):
@@ -62,6 +62,8 @@ def test_status_and_experiment_filters_are_applied_here(fake, azure_ws):
     assert names == ["job8", "job7", "job5", "job4", "job2", "job1"] and rest.next_token is None
     for r in fake.requests:
         assert "status" not in r.url.lower().split("?")[-1]  # no such service filter
+    with pytest.raises(InvalidSpecError, match="unknown status 'Runing'; allowed: NotStarted, .*NotResponding"):
+        azure_ws.list_jobs(status="Runing")
 
 
 def test_sweep_children_across_every_run_history_page(fake, azure_ws):

@@ -133,22 +133,25 @@ def test_follow_backs_off_while_quiet_and_stops_when_done():
     from tui.workspace.azure.logs import follow
     from tui.workspace.base import LogChunk
 
-    data = [b"a\n", b"", b"", b"b\n", b"", b""]
+    # What the file gains before each read; the job ends after the last.
+    growth = [b"a\n", b"", b"", b"", b"b\n", b"", b"cccccccccc\n"]
     file = bytearray()
-    done = {"v": False}
-    sleeps = []
+    reads = []
 
     def read(offset):
-        if data:
-            file.extend(data.pop(0))
-        if not data:
-            done["v"] = True
-        piece = bytes(file[offset:])
+        reads.append(offset)
+        if growth:
+            file.extend(growth.pop(0))
+        piece = bytes(file[offset:offset + 8])  # max_bytes=8: the last line takes two reads
         return LogChunk(LOG, offset, offset + len(piece), piece.decode())
 
-    chunks = list(follow(read, lambda: done["v"], min_interval=1, max_interval=4, sleep=sleeps.append))
-    assert "".join(c.text for c in chunks) == "a\nb\n"
-    assert sleeps == [1, 2, 1]  # doubling while nothing came, reset by new bytes; none once done
+    sleeps = []
+    chunks = list(follow(read, lambda: not growth, max_bytes=8, min_interval=1, max_interval=3,
+                         sleep=sleeps.append))
+    assert "".join(c.text for c in chunks) == "a\nb\ncccccccccc\n"
+    # After new bytes the shortest wait; while quiet 1, 2, 3 (capped); a full chunk reads on at once.
+    assert sleeps == [1, 1, 2, 3, 1, 1, 1]
+    assert len(reads) == 10  # one read per poll, one more for the full chunk, a last one once ended
 
 
 def test_metrics_through_mlflow_rest(fake, azure_ws, monkeypatch):

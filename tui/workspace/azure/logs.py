@@ -163,25 +163,28 @@ class LogReader:
         raise WorkspaceError(f"reading log {name!r} of job {job!r} failed: HTTP {status}")
 
 
-def follow(read: Callable[[int], LogChunk], is_done: Callable[[], bool], *, min_interval: float = 1.0,
-           max_interval: float = 30.0, sleep: Callable[[float], None] = time.sleep) -> Iterator[LogChunk]:
-    """Follow one log file: yield chunks as they come, back off (doubling, up to `max_interval`)
-    while it does not grow, and stop once `is_done()` says the job ended and the file is read."""
+def follow(read: Callable[[int], LogChunk], is_done: Callable[[], bool], *, max_bytes: int = 1 << 20,
+           min_interval: float = 1.0, max_interval: float = 30.0,
+           sleep: Callable[[float], None] = time.sleep) -> Iterator[LogChunk]:
+    """Follow one log file: one read per poll while it grows (more at once only when a chunk
+    came back full), back off (doubling, up to `max_interval`) while it does not, and stop once
+    `is_done()` says the job ended and the last bytes are read."""
     offset = 0
     interval = min_interval
     while True:
         chunk = read(offset)
-        if chunk.text or chunk.next_offset != offset:
+        got = chunk.next_offset - offset
+        if got:
             offset = chunk.next_offset
-            interval = min_interval
             yield chunk
-            continue
-        if is_done():
-            chunk = read(offset)  # the last bytes written before the job ended
-            if chunk.text:
-                yield chunk
-                offset = chunk.next_offset
+            if got >= max_bytes - 3:  # a full chunk: more is already waiting
                 continue
+            interval = min_interval
+        elif is_done():
+            last = read(offset)  # the bytes written between the read above and the end
+            if last.next_offset != offset:
+                yield last
             return
         sleep(interval)
-        interval = min(max_interval, interval * 2)
+        if not got:
+            interval = min(max_interval, interval * 2)

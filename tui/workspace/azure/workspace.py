@@ -264,21 +264,32 @@ class AzureWorkspace(Workspace):
     # ------------------------------------------------------------------ jobs: read
 
     def _arm_jobs_page(self, token: str | None) -> tuple[list[Job], str | None]:
-        """One service page of top-level jobs (ARM): (jobs, nextLink)."""
+        """One service page of top-level jobs (ARM): (jobs, nextLink). A raw GET through the
+        SDK's ARM pipeline: deserialising into its models would double the cost of a page."""
+        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+        from azure.core.rest import HttpRequest
 
-        def call():
-            ops = self.ml.jobs.service_client_01_2024_preview_arm.jobs
-            pages = ops.list(self.resource_group, self.workspace_name, list_view_type="ActiveOnly",
-                             cls=lambda objs: objs).by_page(continuation_token=token)
-            items = list(next(pages, []))
-            return items, pages.continuation_token
+        def call() -> dict:
+            arm = self.ml.jobs.service_client_01_2024_preview_arm
+            if token:
+                request = HttpRequest("GET", token)
+            else:
+                url = arm._client.format_url(
+                    "{endpoint}" f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                    f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace_name}/jobs",
+                    endpoint=arm._config.base_url)
+                request = HttpRequest("GET", url, params={"api-version": arm._config.api_version,
+                                                          "listViewType": "ActiveOnly"})
+            response = arm._client.send_request(request)
+            if response.status_code == 200:
+                return response.json()
+            error = {401: ClientAuthenticationError, 404: ResourceNotFoundError}.get(response.status_code,
+                                                                                     HttpResponseError)
+            raise error(response=response)
 
-        items, next_token = self._call(call)
-        jobs = []
-        for obj in items:
-            wire = obj.as_dict() if hasattr(obj, "as_dict") else dict(obj)
-            jobs.append(_job_record(norm.scrub(norm.arm_job_fields(wire))))
-        return jobs, next_token
+        page = self._call(call)
+        jobs = [_job_record(norm.scrub(norm.arm_job_fields(wire))) for wire in page.get("value") or []]
+        return jobs, page.get("nextLink")
 
     def _children_page(self, parent: str, token: str | None) -> tuple[list[Job], str | None]:
         """One run-history page of a job's children: (jobs, continuation token). The SDK's
@@ -297,6 +308,10 @@ class AzureWorkspace(Workspace):
         if max_results is not None and max_results < 1:
             raise InvalidSpecError(f"max_results must be at least 1, got {max_results}", field="max_results")
         wanted_status = norm.status(status) if status else None
+        if wanted_status and wanted_status not in norm.AZURE_JOB_STATUSES:
+            # The filter runs here over every page: a typo would list the whole workspace for nothing.
+            raise InvalidSpecError(f"unknown status {status!r}; allowed: {', '.join(norm.AZURE_JOB_STATUSES)}",
+                                   field="status")
 
         def keep(job: Job) -> bool:
             return ((wanted_status is None or job.status == wanted_status)
