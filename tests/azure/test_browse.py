@@ -39,6 +39,10 @@ def test_jobs_page_by_page_across_nextlinks(fake, azure_ws):
     # The fake pages by 3: 10 jobs are 4 service pages, each fetched once (nextLink with $skip).
     lists = arm_job_lists(fake)
     assert len(lists) == 4 and sum("$skip=" in r.url for r in lists) == 3
+    # A forged token cannot send the bearer token elsewhere.
+    with pytest.raises(InvalidSpecError, match="not a page token of this workspace"):
+        azure_ws.list_jobs(page_token="0:https://evil.example.com/jobs")
+    assert len(fake.requests) == len(lists)
 
 
 def test_all_jobs_without_max_results_reads_every_page(fake, azure_ws):

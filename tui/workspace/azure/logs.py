@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Iterator, Mapping
 
 from ..base import LogChunk, LogFile, NotFoundError, WorkspaceError
@@ -65,6 +65,8 @@ class _FileState:
     size: int = 0  # the largest size seen in a Content-Range or body
     tail_offset: int = -1  # where `tail` starts in the file
     tail: bytes = b""
+    # Two workers reading the same file would hand out one held tail twice.
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class LogReader:
@@ -110,6 +112,10 @@ class LogReader:
             state = self._files.get((job, name))
             if state is None:
                 raise NotFoundError(f"job {job!r} has no log file {name!r} (yet)")
+        with state.lock:
+            return self._read_locked(job, name, state, offset, max_bytes)
+
+    def _read_locked(self, job: str, name: str, state: _FileState, offset: int, max_bytes: int) -> LogChunk:
         whole = state.tail if state.tail_offset == offset else b""
         want = max(1, max_bytes - len(whole))
         while True:

@@ -226,7 +226,7 @@ def arm_job_fields(wire: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "sweep":
         for src, dst in (("objective", "objective"), ("limits", "limits")):
             if props.get(src):
-                fields[dst] = {_snake(k): v for k, v in props[src].items() if k != "jobLimitsType"}
+                fields[dst] = {snake(k): v for k, v in props[src].items() if k != "jobLimitsType"}
     return {k: v for k, v in fields.items() if v is not None}
 
 
@@ -250,5 +250,5 @@ def run_fields(run: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in fields.items() if v is not None}
 
 
-def _snake(name: str) -> str:
+def snake(name: str) -> str:
     return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()

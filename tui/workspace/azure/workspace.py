@@ -68,6 +68,8 @@ class AzureWorkspace(Workspace):
         load_sdk()  # the client exists, so the SDK is imported: this only silences its loggers
         self.ml = ml_client
         self.read_only = read_only
+        # Where the app's list cache for this workspace lives (one folder per workspace); the
+        # engine itself keeps nothing there.
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.count_cap = count_cap
         # Kinds whose last count stopped at `count_cap` (show "1,000+").
@@ -108,24 +110,26 @@ class AzureWorkspace(Workspace):
                 self._workspace = entity
         return self._workspace
 
-    def _history_get(self, path: str, params: Mapping[str, Any] | None = None, *, what: str | None = None) -> dict:
-        """GET a run-history path (`/runs/{id}`...) of this workspace; the JSON body."""
-        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
-        from azure.core.rest import HttpRequest
+    def _get_json(self, client: Any, request: Any, what: str | None = None) -> dict:
+        """Send a GET through one of the SDK's pipelines (its auth, retries, transport): the JSON body."""
 
         def call() -> dict:
-            client = self.ml.jobs._runs_operations._operation._client
-            url = client.format_url(
-                f"/history/v1.0/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-                f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace_name}{path}")
-            response = client.send_request(HttpRequest("GET", url, params=dict(params or {})))
+            response = client.send_request(request)
             if response.status_code == 200:
                 return response.json()
-            error = {401: ClientAuthenticationError, 404: ResourceNotFoundError}.get(response.status_code,
-                                                                                     HttpResponseError)
-            raise error(response=response)
+            raise _http_error(response)
 
         return self._call(call, what)
+
+    def _history_get(self, path: str, params: Mapping[str, Any] | None = None, *, what: str | None = None) -> dict:
+        """GET a run-history path (`/runs/{id}`...) of this workspace."""
+        from azure.core.rest import HttpRequest
+
+        client = self._call(lambda: self.ml.jobs._runs_operations._operation._client, what)
+        url = client.format_url(f"/history/v1.0/subscriptions/{self.subscription_id}/resourceGroups/"
+                                f"{self.resource_group}/providers/Microsoft.MachineLearningServices/workspaces/"
+                                f"{self.workspace_name}{path}")
+        return self._get_json(client, HttpRequest("GET", url, params=dict(params or {})), what)
 
     def _run_details(self, name: str) -> dict:
         return self._history_get(f"/runs/{name}/details", what=f"job {name!r}")
@@ -210,9 +214,7 @@ class AzureWorkspace(Workspace):
             if inner.get(wire_key) is not None:
                 fields[key] = inner[wire_key]
         if isinstance(inner.get("nodeStateCounts"), Mapping):
-            fields["node_state_counts"] = {norm._snake(k): v for k, v in inner["nodeStateCounts"].items()}
-        if fields.get("state"):
-            fields["state"] = norm.plain(fields["state"])
+            fields["node_state_counts"] = {norm.snake(k): v for k, v in inner["nodeStateCounts"].items()}
         return Asset(AssetKind.COMPUTE, entity.name, None, norm.scrub(fields))
 
     def _endpoint(self, entity: Any, deployments: Iterable[Any] | None = None) -> Asset:
@@ -266,28 +268,22 @@ class AzureWorkspace(Workspace):
     def _arm_jobs_page(self, token: str | None) -> tuple[list[Job], str | None]:
         """One service page of top-level jobs (ARM): (jobs, nextLink). A raw GET through the
         SDK's ARM pipeline: deserialising into its models would double the cost of a page."""
-        from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
         from azure.core.rest import HttpRequest
 
-        def call() -> dict:
-            arm = self.ml.jobs.service_client_01_2024_preview_arm
-            if token:
-                request = HttpRequest("GET", token)
-            else:
-                url = arm._client.format_url(
-                    "{endpoint}" f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
-                    f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace_name}/jobs",
-                    endpoint=arm._config.base_url)
-                request = HttpRequest("GET", url, params={"api-version": arm._config.api_version,
-                                                          "listViewType": "ActiveOnly"})
-            response = arm._client.send_request(request)
-            if response.status_code == 200:
-                return response.json()
-            error = {401: ClientAuthenticationError, 404: ResourceNotFoundError}.get(response.status_code,
-                                                                                     HttpResponseError)
-            raise error(response=response)
-
-        page = self._call(call)
+        arm = self.ml.jobs.service_client_01_2024_preview_arm
+        if token:
+            # A page token is a nextLink: never let one send our bearer token to another host.
+            if not token.startswith(arm._config.base_url.rstrip("/") + "/"):
+                raise InvalidSpecError(f"not a page token of this workspace: {token[:60]!r}", field="page_token")
+            request = HttpRequest("GET", token)
+        else:
+            url = arm._client.format_url(
+                "{endpoint}" f"/subscriptions/{self.subscription_id}/resourceGroups/{self.resource_group}"
+                f"/providers/Microsoft.MachineLearningServices/workspaces/{self.workspace_name}/jobs",
+                endpoint=arm._config.base_url)
+            request = HttpRequest("GET", url, params={"api-version": arm._config.api_version,
+                                                      "listViewType": "ActiveOnly"})
+        page = self._get_json(arm._client, request)
         jobs = [_job_record(norm.scrub(norm.arm_job_fields(wire))) for wire in page.get("value") or []]
         return jobs, page.get("nextLink")
 
@@ -436,7 +432,7 @@ class AzureWorkspace(Workspace):
         return self._logs.bytes_fetched
 
     def _mlflow_get(self, path: str, params: Mapping[str, Any]) -> dict | None:
-        from azure.core.exceptions import HttpResponseError
+        """GET under the workspace's MLflow REST API; None when MLflow knows no such run."""
         from azure.core.rest import HttpRequest
 
         def call():
@@ -445,7 +441,7 @@ class AzureWorkspace(Workspace):
             if response.status_code == 404:
                 return None
             if response.status_code != 200:
-                raise HttpResponseError(response=response)
+                raise _http_error(response)
             return response.json()
 
         return self._call(call, "metrics")
@@ -567,6 +563,14 @@ class AzureWorkspace(Workspace):
 
 
 # ---------------------------------------------------------------------------- helpers
+
+
+def _http_error(response: Any) -> Exception:
+    """The azure-core error the SDK's own operations would raise for this response."""
+    from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
+
+    error = {401: ClientAuthenticationError, 404: ResourceNotFoundError}.get(response.status_code, HttpResponseError)
+    return error(response=response)
 
 
 def _job_record(fields: dict[str, Any], *, start: float | None = None, end: float | None = None) -> Job:
