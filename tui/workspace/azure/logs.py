@@ -128,9 +128,11 @@ class LogReader:
             if text_bytes or not tail or at_end or not data:
                 break
             want = 4 - len(tail)
+        final = at_end and self._terminal.get(job, False)
+        if final and tail:  # the job has ended: that character will never be completed
+            text_bytes, tail = whole, b""
         next_offset = offset + len(text_bytes)
         state.tail_offset, state.tail = (next_offset, tail) if tail else (-1, b"")
-        final = at_end and not tail and self._terminal.get(job, False)
         # Azure's system logs print SAS URLs of the job's storage: mask them like any other secret.
         return _build(LogChunk, name=name, offset=offset, next_offset=next_offset,
                       text=redact(text_bytes.decode("utf-8", "replace")), final=final)

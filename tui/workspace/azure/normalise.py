@@ -105,8 +105,7 @@ def scrub(value: Any, key: str = "") -> Any:
     if isinstance(value, str):  # the common case first: a page of rows is mostly strings
         if value and key and _SECRET_KEY_RE.search(key) and value != MASK:
             return MASK
-        # Every pattern redact() knows has a '=' or 'Bearer': most strings need no regex at all.
-        return redact(value) if ("=" in value or "earer" in value) else value
+        return redact(value)
     if isinstance(value, (dict, Mapping)):
         if key in _ENV_KEYS:
             value = mask_env({str(k): v for k, v in value.items()})

@@ -90,12 +90,17 @@ def test_a_multibyte_character_cut_by_max_bytes_is_held_not_refetched(fake, azur
 
 
 def test_final_chunk_once_the_job_ended(fake, azure_ws):
-    fake.add_job("j", "Completed", logs={LOG: b"all done\n"})
+    fake.add_job("j", "Running", logs={LOG: b"all done \xe2\x98"}, script=[("Completed", {})])
     azure_ws.log_files("j")
-    chunk = azure_ws.read_log("j", LOG)
-    if hasattr(chunk, "final"):
-        assert chunk.final
-    assert chunk.text == "all done\n"
+    running = azure_ws.read_log("j", LOG)
+    assert running.text == "all done " and running.next_offset == 9  # the cut character may still come
+    fake.tick()
+    azure_ws.log_files("j")  # the follower's poll sees the job ended
+    last = azure_ws.read_log("j", LOG, running.next_offset)
+    # It never will: decoded as U+FFFD, and the chunk says the file is done.
+    assert last.text == "\ufffd" and last.next_offset == 11
+    if hasattr(last, "final"):
+        assert last.final and not running.final
 
 
 def test_sas_expiry_gets_a_fresh_url_from_run_details(fake, azure_ws):
