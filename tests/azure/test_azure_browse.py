@@ -147,6 +147,8 @@ def test_job_moves_queued_running_completed_between_polls(fake, azure_ws):
         seen.append((job.status, job.start_time is not None, job.end_time is not None))
         fake.tick()
     assert seen == [("Queued", False, False), ("Running", True, False), ("Completed", True, True)]
+    before = len(fake.requests)
+    assert azure_ws.job_status("j") == "Completed" and len(fake.requests) == before + 1  # a follower's check
 
 
 def test_counts_are_capped_where_counting_would_list_everything(fake):
