@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from .workspace.base import JOB_STATUSES, AssetKind, InvalidSpecError, WorkspaceError
+from .workspace.base import JOB_STATUSES, AssetKind, InvalidSpecError, WorkspaceError, build_log, primary_log
 from .workspace.redact import redact
 
 OUTPUTS = ("json", "yaml", "table", "tsv")
@@ -150,19 +150,20 @@ def _stream(ws, name: str, poll: float = 0.05) -> int:
             offsets[file] = chunk.next_offset
             got = True
 
-    prepare = "system_logs/environment_build.txt"
     while True:
         job = ws.get_job(name)
         started = job.status not in ("NotStarted", "Queued", "Preparing")
-        files = [f.name for f in ws.log_files(name)]
-        user = next((f for f in files if f in ("user_logs/std_log.txt", "user_logs/std_log_process_0.txt")), None)
-        drain(prepare)
+        files = ws.log_files(name)
+        prepare, user = build_log(files), primary_log(files)
+        if prepare:
+            drain(prepare.name)
         if started and user:
-            drain(user)
+            drain(user.name)
         if job.is_terminal:
-            drain(prepare)
+            if prepare:
+                drain(prepare.name)
             if user:
-                drain(user)
+                drain(user.name)
             break
         time.sleep(poll)
     print("\nExecution Summary\n=================", file=sys.stderr)

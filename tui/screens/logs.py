@@ -27,23 +27,25 @@ from tui.widgets.log_tail import LogTail, read_whole, tail_batches
 from tui.widgets.footer import KeyFooter
 from tui.widgets.log_view import LogView
 from tui.widgets.search import parse_search
-from tui.workspace.base import LogFile
+from tui.workspace.base import LogFile, build_log, primary_log
 
 if TYPE_CHECKING:
     from tui.app import AmlTuiApp
 
 
 MAX_IN_FLIGHT = 2  # log batches posted but not yet shown
+PENDING = ""  # what the screen tails while the job has no log file yet
 
 
 def default_log_file(files: list[LogFile]) -> str | None:
-    """The user's own output first (rank 0), as `az ml job stream` shows it."""
-    names = [f.name for f in files]
-    for preferred in ("user_logs/std_log.txt", "user_logs/std_log_process_0.txt"):
-        if preferred in names:
-            return preferred
-    user = [n for n in names if n.startswith("user_logs/")]
-    return (user or names or [None])[0]
+    """The user's own output first (rank 0), as `az ml job stream` shows it; else the
+    environment build (the Preparing log); else any."""
+    chosen = primary_log(files) or build_log(files) or (files[0] if files else None)
+    return chosen.name if chosen else None
+
+
+def is_user_log(files: list[LogFile], name: str | None) -> bool:
+    return any(f.name == name and f.is_user for f in files)
 
 
 def default_save_path(job: str, file: str) -> str:
@@ -147,7 +149,7 @@ class LogScreen(ReportsWorkerErrors, Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="log-tail")
     def tail(self, file: str) -> None:
         worker = get_current_worker()
-        waiting_for_user_log = self._auto_file and not file.startswith("user_logs/")
+        waiting_for_user_log = self._auto_file and not is_user_log(self.files, file)
         status_s = 0.1 if waiting_for_user_log else 0.5
         for batch in tail_batches(LogTail(self.app.workspace, self.job, file), lambda: worker.is_cancelled,
                                   status_s):
@@ -201,14 +203,14 @@ class LogScreen(ReportsWorkerErrors, Screen):
             if chosen:
                 self.start_tail(chosen)
             else:
-                # No log yet (a queued job): tail the user log, it will appear.
-                self.start_tail("user_logs/std_log.txt")
+                # No log yet (a queued job): wait for one; the files poll picks the user's.
+                self.start_tail(PENDING)
 
     def _set_files(self, files: list[LogFile]) -> None:
         self.files = files
-        if self._auto_file and self.file and not self.file.startswith("user_logs/"):
+        if self._auto_file and self.file is not None and not is_user_log(files, self.file):
             chosen = default_log_file(files)
-            if chosen and chosen.startswith("user_logs/"):
+            if chosen and (is_user_log(files, chosen) or self.file == PENDING):
                 self.start_tail(chosen)
         select = self.query_one("#log-file", Select)
         names = [f.name for f in files]

@@ -160,10 +160,36 @@ class Page:
 
 @dataclass(frozen=True)
 class LogFile:
-    """A log file of a job: `name` is its path relative to the job (`user_logs/std_log.txt`)."""
+    """A log file of a job: `name` is its path relative to the job (`user_logs/std_log.txt`).
+
+    `role` says what it holds: "user" (what the command printed; `rank` is the process of a
+    distributed job, None for a single process), "build" (the environment build, the job's
+    Preparing log) or "system" (the rest: lifecycle, runner).
+    Readers choose by role, never by file name: each backend names its files its own way.
+    """
 
     name: str
-    size: int
+    size: int | None = None  # None where the backend cannot tell without reading it
+    role: str = "user"
+    rank: int | None = None
+
+    @property
+    def is_user(self) -> bool:
+        return self.role == "user"
+
+
+def primary_log(files: Sequence[LogFile]) -> LogFile | None:
+    """The log a user means by "the job's log": the user log of a single process, else rank 0,
+    else the lowest rank."""
+    users = [f for f in files if f.is_user]
+    if not users:
+        return None
+    return min(users, key=lambda f: -1 if f.rank is None else f.rank)
+
+
+def build_log(files: Sequence[LogFile]) -> LogFile | None:
+    """The Preparing log (the environment build), if the backend has one."""
+    return next((f for f in files if f.role == "build"), None)
 
 
 @dataclass(frozen=True)

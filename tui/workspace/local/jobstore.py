@@ -17,6 +17,7 @@ from pathlib import Path
 from . import tracking
 from .catalog import transaction
 from .detached import spawn_detached
+from .layout import LIFECYCLE_LOG, RUNNER_LOG, JobLayout
 
 WAITING = ("NotStarted", "Queued")
 # Statuses that hold a slot of their compute.
@@ -35,23 +36,24 @@ def iso(ts: float | None) -> str | None:
 
 
 def job_dir(root: Path, name: str) -> Path:
-    return root / "jobs" / name
+    return JobLayout.of(root, name).dir
 
 
 def write_status_file(root: Path, name: str, row: dict) -> None:
     d = job_dir(root, name)
     if not d.is_dir():
         return
-    tmp = d / f".status.json.{os.getpid()}"
+    final = JobLayout(d).status_json
+    tmp = final.with_name(f".{final.name}.{os.getpid()}")
     tmp.write_text(json.dumps(row, indent=2, default=str))
-    os.replace(tmp, d / "status.json")
+    os.replace(tmp, final)
 
 
 def log_lifecycle(root: Path, name: str, message: str) -> None:
-    d = job_dir(root, name) / "system_logs"
-    if d.is_dir():
+    path = JobLayout.of(root, name).log(LIFECYCLE_LOG)
+    if path.parent.is_dir():
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
-        with open(d / "lifecycle.txt", "a", encoding="utf-8") as f:
+        with open(path, "a", encoding="utf-8") as f:
             f.write(f"{stamp} {message}\n")
 
 
@@ -101,7 +103,7 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
                 if r["status"] == "Preparing" and r["runner_pid"] is None and claim_orphaned(r, now):
                     if r["spawn_attempts"] >= MAX_SPAWNS:
                         message = (f"the job's runner did not start after {MAX_SPAWNS} attempts; "
-                                   "see system_logs/runner.txt")
+                                   f"see {RUNNER_LOG}")
                         set_status(conn, root, r["name"], "Failed", end_time=now,
                                    error=json.dumps({"code": "SystemError", "message": message}))
                         held[r["compute"]] -= 1
@@ -140,9 +142,9 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
 def spawn_runner(root: Path, name: str) -> int:
     """Start a detached runner: its own session, so it outlives the CLI or TUI that started it.
     Returns its pid."""
-    d = job_dir(root, name) / "system_logs"
-    d.mkdir(parents=True, exist_ok=True)
-    with open(d / "runner.txt", "ab") as out:
+    path = JobLayout.of(root, name).log(RUNNER_LOG)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "ab") as out:
         return spawn_detached(["-m", "tui.workspace.local.runner", str(root), name], cwd=root, stdout=out).pid
 
 

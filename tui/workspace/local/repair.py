@@ -24,6 +24,7 @@ from typing import Iterator
 from ..base import JOB_STATUSES, TERMINAL_STATUSES
 from . import jobstore
 from .catalog import SCHEMA_VERSION, CatalogError, connect, transaction
+from .layout import LIFECYCLE_LOG, JobLayout
 
 TABLES = ("data", "environments", "compute", "jobs", "models", "endpoints")
 SHOWN = 10  # names listed per finding; the rest are counted
@@ -64,7 +65,7 @@ def _data_folders(root: Path) -> dict[tuple[str, str], Path]:
 
 
 def _creator_gone(path: Path, pid: str) -> bool:
-    from .workspace import _creator_gone
+    from .jobfiles import _creator_gone
 
     return _creator_gone(path, pid, time.time())
 
@@ -72,7 +73,7 @@ def _creator_gone(path: Path, pid: str) -> bool:
 def _leftovers(root: Path) -> list[Path]:
     """Unfinished creations whose creator is gone: jobs/.new/<name>-<pid>[.commit], and the
     `.new-<name>-<pid>` folders older versions left in jobs/ and datastore/<name>/."""
-    from .workspace import INCOMING
+    from .jobfiles import INCOMING
 
     found = []
     incoming = root / "jobs" / INCOMING
@@ -253,7 +254,7 @@ def _remove_leftovers(root: Path, known_jobs: set[str]) -> list[str]:
             # Killed between moving the folder into place and committing its row; a committed
             # job has a row or, once past the commit, its lifecycle log.
             if (folder.is_dir() and name not in known_jobs
-                    and not (folder / "system_logs" / "lifecycle.txt").exists()):
+                    and not JobLayout(folder).log(LIFECYCLE_LOG).exists()):
                 shutil.rmtree(folder, ignore_errors=True)
             p.unlink(missing_ok=True)
         elif p.is_dir():
@@ -330,10 +331,12 @@ def _read_job(folder: Path) -> tuple[dict, dict, dict]:
     """(job.yml, run.json, status.json) of a job folder; raises ValueError saying what is missing."""
     import yaml
 
+    layout = JobLayout(folder)
     docs = []
-    for file in ("job.yml", "run.json"):
+    for path in (layout.job_yml, layout.run_json):
+        file = path.name
         try:
-            text = (folder / file).read_text()
+            text = path.read_text()
             doc = yaml.safe_load(text) if file.endswith(".yml") else json.loads(text)
         except FileNotFoundError:
             raise ValueError(f"{file} is missing") from None
@@ -343,7 +346,7 @@ def _read_job(folder: Path) -> tuple[dict, dict, dict]:
             raise ValueError(f"{file} is not a mapping")
         docs.append(doc)
     try:
-        status = json.loads((folder / "status.json").read_text())
+        status = json.loads(layout.status_json.read_text())
     except (OSError, ValueError):
         status = {}  # status.json appears when the job is first scheduled
     return docs[0], docs[1], status if isinstance(status, dict) else {}
@@ -374,7 +377,7 @@ def _jobs(conn, root: Path, old_rows: list[dict]):
             lost.append(f"jobs/{name} ({exc})")
             continue
         specs[name], plans[name] = spec, plan
-        created = (folder / "run.json").stat().st_mtime
+        created = JobLayout(folder).run_json.stat().st_mtime
         spec["name"] = name
         spec.setdefault("creation_context", {"created_at": jobstore.iso(created), "created_by": "local",
                                              "created_by_type": "User"})

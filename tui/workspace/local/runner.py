@@ -21,6 +21,8 @@ from . import files, isolation, jobstore, tracking
 from .catalog import connect, transaction
 from ..redact import mask_env, redact, secret_values
 from .environments import EnvironmentBuildError, materialise
+from .layout import BUILD_LOG, JobLayout
+from .plan import PlanError, RunPlan
 
 CANCEL_GRACE_S = float(os.environ.get("AML_TUI_CANCEL_GRACE", "10"))
 LOG_TAIL_LINES = 30
@@ -30,7 +32,8 @@ class Runner:
     def __init__(self, root: Path, name: str):
         self.root = root
         self.name = name
-        self.dir = jobstore.job_dir(root, name)
+        self.layout = JobLayout.of(root, name)
+        self.dir = self.layout.dir
         self.conn = connect(root / "catalog.db")
         self.cancel_requested = False
         self.procs: list = []
@@ -50,7 +53,7 @@ class Runner:
         return self.conn.execute("SELECT status FROM jobs WHERE name = ?", (self.name,)).fetchone()[0]
 
     def system_log(self, text: str) -> None:
-        with open(self.dir / "system_logs" / "environment_build.txt", "a", encoding="utf-8") as f:
+        with open(self.layout.log(BUILD_LOG), "a", encoding="utf-8") as f:
             f.write(redact(text))
 
     # -- lifecycle
@@ -80,15 +83,15 @@ class Runner:
             return 0
         signal.signal(signal.SIGTERM, self._on_sigterm)
         isolation.become_subreaper()
-        plan = json.loads((self.dir / "run.json").read_text())
         run_id = None
         try:
+            plan = RunPlan.read(self.layout.run_json)
             if self.current_status() == "CancelRequested":
                 return self.finish("Canceled", None, run_id)
             # The build's processes carry the job's mark, so a reconcile finds them if we die.
             os.environ[isolation.JOB_MARK] = isolation.job_mark(self.dir)
             try:
-                python = materialise(self.root, plan["environment"], self.system_log, on_build=self._building)
+                python = materialise(self.root, dict(plan.environment), self.system_log, on_build=self._building)
             except (EnvironmentBuildError, OSError, ValueError) as exc:
                 self._end_processes()  # whatever pip started and left behind
                 if self.cancel_requested:  # the build may have died of the cancel itself
@@ -102,8 +105,8 @@ class Runner:
                 return self.finish("Canceled", None, run_id)
             self.status("Starting", expect=("Preparing",))
             run_id = tracking.create_run(
-                self.root, experiment_name=plan["experiment_name"], run_name=plan["display_name"],
-                tags={"mlflow.source.name": redact(plan["command"])[:500], "azureml.job_name": self.name})
+                self.root, experiment_name=plan.experiment_name, run_name=plan.display_name,
+                tags={"mlflow.source.name": redact(plan.command)[:500], "azureml.job_name": self.name})
             self.conn.execute("UPDATE jobs SET mlflow_run_id = ? WHERE name = ?", (run_id, self.name))
             exit_codes = self.execute(plan, python, run_id)
             return self.conclude(plan, exit_codes, run_id)
@@ -126,7 +129,7 @@ class Runner:
         if self.cancel_requested:  # the cancel came before pip started
             jobstore.kill_group(proc.pid, signal.SIGTERM)
 
-    def environment(self, plan: dict, python: str, run_id: str, layer_python: Path) -> dict[str, str]:
+    def environment(self, plan: RunPlan, python: str, run_id: str, layer_python: Path) -> dict[str, str]:
         """`python` is the environment's interpreter, `layer_python` the job's own layer over it."""
         env = dict(os.environ)
         # Ours was set to find tui; the job sees the user's own PYTHONPATH, if any.
@@ -134,7 +137,7 @@ class Runner:
         env.pop("PYTHONPATH", None)
         if user_path:
             env["PYTHONPATH"] = user_path
-        env.update(plan["environment_variables"])
+        env.update(plan.environment_variables)
         # The layer first (python, pip), then the environment's own tools (torchrun, mlflow, ...).
         bindir = os.path.dirname(python)
         env["PATH"] = os.pathsep.join([str(layer_python.parent), bindir, env.get("PATH", "")])
@@ -145,24 +148,22 @@ class Runner:
             "MLFLOW_TRACKING_URI": tracking.tracking_uri(self.root),
             "MLFLOW_RUN_ID": run_id,
             "AZUREML_RUN_ID": self.name,
-            "AZUREML_ARM_PROJECT_NAME": plan["experiment_name"],
-            "AZUREML_EXPERIMENT_NAME": plan["experiment_name"],
+            "AZUREML_ARM_PROJECT_NAME": plan.experiment_name,
+            "AZUREML_EXPERIMENT_NAME": plan.experiment_name,
         })
         return env
 
-    def execute(self, plan: dict, python: str, run_id: str) -> list[int]:
+    def execute(self, plan: RunPlan, python: str, run_id: str) -> list[int]:
         import subprocess
 
-        snapshot = self.dir / "snapshot"
+        snapshot = self.layout.snapshot
         self._link_outputs(snapshot)
         layer = isolation.make_layer(self.dir / isolation.LAYER, python)
         env = self.environment(plan, python, run_id, layer)
-        count = plan["process_count"]
-        logs = self.dir / "user_logs"
-        names = ["std_log.txt"] if count == 1 else [f"std_log_process_{r}.txt" for r in range(count)]
+        count = plan.process_count
         port = _free_port() if count > 1 else None
-        shown = mask_env(plan["environment_variables"])
-        command = redact(plan["command"], secret_values(plan["environment_variables"]))
+        shown = mask_env(plan.environment_variables)
+        command = redact(plan.command, secret_values(plan.environment_variables))
         jobstore.log_lifecycle(self.root, self.name, f"command: {command}")
         if shown:
             jobstore.log_lifecycle(self.root, self.name, f"environment_variables: {shown}")
@@ -172,9 +173,9 @@ class Runner:
                 penv.update({"RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(count),
                              "LOCAL_WORLD_SIZE": str(count), "NODE_RANK": "0", "GROUP_RANK": "0",
                              "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)})
-            with open(logs / names[rank], "ab") as out:
+            with open(self.layout.std_log(rank, count), "ab") as out:
                 proc = subprocess.Popen(
-                    ["/bin/bash", "-c", plan["command"]], cwd=snapshot, env=penv,
+                    ["/bin/bash", "-c", plan.command], cwd=snapshot, env=penv,
                     stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
                     process_group=0 if self.pgid is None else self.pgid, umask=files.user_umask())
             if self.pgid is None:
@@ -183,7 +184,7 @@ class Runner:
         self.status("Running", expect=("Starting",), start_time=time.time(), pgid=self.pgid)
         if self.cancel_requested or self.current_status() == "CancelRequested":
             self.cancel_requested = True
-        return self.wait(plan.get("timeout"))
+        return self.wait(plan.timeout)
 
     def wait(self, timeout: int | None) -> list[int]:
         deadline = time.time() + timeout if timeout else None
@@ -213,17 +214,17 @@ class Runner:
                 stop_at = float("inf")
             time.sleep(0.02)
 
-    def conclude(self, plan: dict, codes: list[int], run_id: str) -> int:
+    def conclude(self, plan: RunPlan, codes: list[int], run_id: str) -> int:
         self.status("Finalizing", expect=("Running", "CancelRequested"))
         # End anything the job left behind (daemons, stray children), in its group or not.
         self._end_processes()
-        self._collect_outputs(self.dir / "snapshot")
+        self._collect_outputs(self.layout.snapshot)
         exit_code = self.first_failure if self.first_failure is not None else next((c for c in codes if c != 0), 0)
         if self.cancel_requested:
             return self.finish("Canceled", exit_code, run_id)
         if self.timed_out:
             return self.finish("Failed", exit_code, run_id, error=(
-                "JobTimeout", f"the job exceeded limits.timeout of {plan['timeout']} s and was stopped"))
+                "JobTimeout", f"the job exceeded limits.timeout of {plan.timeout} s and was stopped"))
         if exit_code != 0:
             return self.finish("Failed", exit_code, run_id, error=(
                 "UserError", f"the command exited with code {exit_code}"))
@@ -248,15 +249,12 @@ class Runner:
     def _secret_values(self) -> list[str]:
         """The values of the job's secret environment variables, which its log may echo."""
         try:
-            plan = json.loads((self.dir / "run.json").read_text())
-            return secret_values(plan.get("environment_variables") or {})
-        except (OSError, ValueError):
+            return secret_values(dict(RunPlan.read(self.layout.run_json).environment_variables))
+        except PlanError:
             return []  # the shapes of secrets are still masked
 
     def _log_tail(self) -> str:
-        logs = sorted((self.dir / "user_logs").glob("std_log*.txt"))
-        if not logs:
-            logs = [self.dir / "system_logs" / "environment_build.txt"]
+        logs = self.layout.user_log_paths() or [self.layout.log(BUILD_LOG)]
         chunks = []
         for path in logs:
             try:
@@ -286,7 +284,7 @@ class Runner:
     def _link_outputs(self, snapshot: Path) -> None:
         """Azure uploads `./outputs`; here it is a link to the job's `outputs/`, live."""
         target = snapshot / "outputs"
-        outputs = self.dir / "outputs"
+        outputs = self.layout.outputs
         if target.is_dir() and not target.is_symlink():
             for item in target.iterdir():
                 shutil.move(str(item), outputs / item.name)
