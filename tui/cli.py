@@ -10,53 +10,119 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
-from .workspace.base import JOB_STATUSES, AssetKind, InvalidSpecError, WorkspaceError, build_log, primary_log
+from .workspace.base import (
+    JOB_STATUSES,
+    Asset,
+    AssetKind,
+    InvalidSpecError,
+    WorkspaceError,
+    build_log,
+    primary_log,
+)
 from .workspace.redact import redact
 
 OUTPUTS = ("json", "yaml", "table", "tsv")
+PAGE = 1000  # jobs read per query while `job list` streams its output
 
 
 # ---------------------------------------------------------------------------- output
 
 
-def _emit(value: Any, fmt: str, columns: Sequence[tuple[str, Callable[[dict], Any]]] | None = None) -> None:
+def _emit(value: Any, fmt: str) -> None:
+    """A plain value (a dict, a list of dicts) in the output format."""
     if fmt == "json":
-        # stdlib json with indent= runs in pure Python (0.6 s for 10,000 jobs); orjson is in C.
-        import orjson
-
-        sys.stdout.buffer.write(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str) + b"\n")
+        sys.stdout.buffer.write(_json(value) + b"\n")
     elif fmt == "yaml":
         import yaml
 
         sys.stdout.write(yaml.safe_dump(value, sort_keys=False, allow_unicode=True))
     else:
         rows = value if isinstance(value, list) else [value]
-        cols = columns or [(k, (lambda d, k=k: d.get(k))) for k in (rows[0].keys() if rows else [])]
-        cells = [[("" if (v := get(r)) is None else str(v)) for _, get in cols] for r in rows]
-        if fmt == "tsv":
-            for line in cells:
-                print("\t".join(line))
-            return
-        widths = [max([len(title)] + [len(c[i]) for c in cells]) for i, (title, _) in enumerate(cols)]
-        print("  ".join(t.ljust(w) for (t, _), w in zip(cols, widths)).rstrip())
-        print("  ".join("-" * w for w in widths))
+        titles = list(rows[0].keys()) if rows else []
+        _table([[_cell(r.get(t)) for t in titles] for r in rows], titles, fmt)
+
+
+def _json(value: Any) -> bytes:
+    # stdlib json with indent= runs in pure Python (0.6 s for 10,000 jobs); orjson is in C.
+    import orjson
+
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str)
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _table(cells: list[list[str]], titles: list[str], fmt: str) -> None:
+    if fmt == "tsv":
         for line in cells:
-            print("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+            print("\t".join(line))
+        return
+    widths = [max([len(title)] + [len(c[i]) for c in cells]) for i, title in enumerate(titles)]
+    print("  ".join(t.ljust(w) for t, w in zip(titles, widths)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for line in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
 
 
-def _created(d: dict) -> str | None:
-    return (d.get("creation_context") or {}).get("created_at", "")[:19].replace("T", " ") or None
+def _emit_asset(asset: Asset, fmt: str) -> None:
+    if fmt in ("json", "yaml"):
+        _emit(asset.to_dict(), fmt)
+    else:
+        _emit_assets(iter([asset]), fmt, asset.kind)
 
 
-JOB_COLUMNS = [("Name", lambda d: d["name"]), ("Display name", lambda d: d.get("display_name")),
-               ("Status", lambda d: d["status"]), ("Experiment", lambda d: d.get("experiment_name")),
-               ("Compute", lambda d: (d.get("compute") or "").removeprefix("azureml:")), ("Created", _created)]
-VERSIONED_COLUMNS = [("Name", lambda d: d["name"]), ("Version", lambda d: d.get("version")),
-                     ("Type", lambda d: d.get("type") or d.get("image")), ("Created", _created)]
-COMPUTE_COLUMNS = [("Name", lambda d: d["name"]), ("Type", lambda d: d["type"]),
-                   ("Max concurrency", lambda d: d.get("max_concurrency")), ("State", lambda d: d.get("state"))]
+def _emit_assets(assets: Iterable[Asset], fmt: str, kind: AssetKind) -> None:
+    """A listing, written as it is read: JSON and YAML row by row (memory stays flat at any
+    size); a table needs every row for its widths, tsv does not. Table and tsv show the
+    app's columns (tui/columns.py)."""
+    out = sys.stdout
+    if fmt == "json":
+        buffer, first = out.buffer, True
+        buffer.write(b"[")
+        for asset in assets:
+            buffer.write(b"\n  " if first else b",\n  ")
+            buffer.write(_json(asset.to_dict()).replace(b"\n", b"\n  "))
+            first = False
+        buffer.write(b"]\n" if first else b"\n]\n")
+        return
+    if fmt == "yaml":
+        import yaml
+
+        wrote = False
+        for asset in assets:
+            out.write(yaml.safe_dump([asset.to_dict()], sort_keys=False, allow_unicode=True))
+            wrote = True
+        if not wrote:
+            out.write("[]\n")
+        return
+    from .columns import COLUMNS
+
+    now = time.time()
+    columns = COLUMNS[kind]
+    rows = ([c.fmt(c.get(a, now)) for c in columns] for a in assets)
+    if fmt == "tsv":
+        for line in rows:
+            print("\t".join(line))
+        return
+    _table(list(rows), [c.title for c in columns], fmt)
+
+
+def _pages(fetch: Callable[[str | None], Any], limit: int | None) -> Iterator[Asset]:
+    """Every item of a paged listing (at most `limit`), one page in memory at a time."""
+    token, count = None, 0
+    while True:
+        page = fetch(token)
+        for item in page.items:
+            if limit is not None and count >= limit:
+                return
+            count += 1
+            yield item
+        token = page.next_token
+        if not token:
+            return
 
 
 # ---------------------------------------------------------------------------- workspace
@@ -100,24 +166,27 @@ def job_create(ws, args) -> int:
     if args.stream:
         print(f"RunId: {job.name}", file=sys.stderr)
         return _stream(ws, job.name)
-    _emit(job.to_dict(), args.output, JOB_COLUMNS)
+    _emit_asset(job, args.output)
     return 0
 
 
 def job_list(ws, args) -> int:
-    page = ws.list_jobs(status=args.status, experiment_name=args.experiment_name,
-                        parent_job_name=args.parent_job_name, max_results=args.max_results)
-    _emit([j.to_dict() for j in page.items], args.output, JOB_COLUMNS)
+    def fetch(token: str | None):
+        size = min(args.max_results or PAGE, PAGE)
+        return ws.list_jobs(status=args.status, experiment_name=args.experiment_name,
+                            parent_job_name=args.parent_job_name, max_results=size, page_token=token)
+
+    _emit_assets(_pages(fetch, args.max_results), args.output, AssetKind.JOBS)
     return 0
 
 
 def job_show(ws, args) -> int:
-    _emit(ws.get_job(args.name).to_dict(), args.output, JOB_COLUMNS)
+    _emit_asset(ws.get_job(args.name), args.output)
     return 0
 
 
 def job_cancel(ws, args) -> int:
-    _emit(ws.cancel_job(args.name).to_dict(), args.output, JOB_COLUMNS)
+    _emit_asset(ws.cancel_job(args.name), args.output)
     return 0
 
 
@@ -177,12 +246,12 @@ def _stream(ws, name: str, poll: float = 0.05) -> int:
 # ---------------------------------------------------------------------------- assets
 
 
-def _show_or_list(kind: AssetKind, columns):
+def _show_or_list(kind: AssetKind):
     def show(ws, args) -> int:
         version = getattr(args, "version", None)
         if getattr(args, "label", None) not in (None, "latest"):
             raise InvalidSpecError("only --label latest is supported", field="--label")
-        _emit(ws.get_asset(kind, args.name, version).to_dict(), args.output, columns)
+        _emit_asset(ws.get_asset(kind, args.name, version), args.output)
         return 0
 
     def list_(ws, args) -> int:
@@ -190,7 +259,7 @@ def _show_or_list(kind: AssetKind, columns):
             items = ws.list_versions(kind, args.name)
         else:
             items = ws.list_assets(kind, max_results=getattr(args, "max_results", None)).items
-        _emit([a.to_dict() for a in items], args.output, columns)
+        _emit_assets(items, args.output, kind)
         return 0
 
     return show, list_
@@ -210,20 +279,20 @@ def _asset_document(args, command: str, keys: tuple[str, ...]) -> tuple[dict, Pa
 
 def data_create(ws, args) -> int:
     document, base, source = _asset_document(args, "data create", ("name", "version", "path", "type", "description"))
-    _emit(ws.create_data(document, base_dir=base, source=source).to_dict(), args.output, VERSIONED_COLUMNS)
+    _emit_asset(ws.create_data(document, base_dir=base, source=source), args.output)
     return 0
 
 
 def environment_create(ws, args) -> int:
     document, base, source = _asset_document(args, "environment create",
                                              ("name", "version", "image", "conda_file", "description"))
-    _emit(ws.create_environment(document, base_dir=base, source=source).to_dict(), args.output, VERSIONED_COLUMNS)
+    _emit_asset(ws.create_environment(document, base_dir=base, source=source), args.output)
     return 0
 
 
 def compute_create(ws, args) -> int:
     document, _, source = _asset_document(args, "compute create", ("name", "type", "max_concurrency", "description"))
-    _emit(ws.create_compute(document, source=source).to_dict(), args.output, COMPUTE_COLUMNS)
+    _emit_asset(ws.create_compute(document, source=source), args.output)
     return 0
 
 
@@ -335,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", choices=JOB_STATUSES, metavar="STATUS", help="one of: " + ", ".join(JOB_STATUSES))
     p.add_argument("--experiment-name", help="only jobs of this experiment")
     p.add_argument("-p", "--parent-job-name", help="the child jobs (trials) of this job")
-    p.add_argument("-r", "--max-results", type=_count, help="at most this many (default: all)")
+    p.add_argument("-r", "--max-results", type=_count, help="at most this many (default: all of them, unlike az ml's 50; the output is written as it is read)")
     for name, func, help in (("show", job_show, "show a job"), ("stream", job_stream, "follow a job's log"),
                              ("cancel", job_cancel, "cancel a job")):
         p = command(jobs, name, func, help)
@@ -346,14 +415,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="logs, ./outputs and every named output")
     p.add_argument("-p", "--download-path", default=".")
 
-    def asset_group(gname: str, kind: AssetKind, columns, create, create_args, versioned: bool):
+    def asset_group(gname: str, kind: AssetKind, create, create_args, versioned: bool):
         sub = group(gname, f"{kind.value}: create, list, show")
         p = command(sub, "create", create, f"create {gname}")
         p.add_argument("-f", "--file")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
         for flag, kw in create_args:
             p.add_argument(flag, **kw)
-        show, list_ = _show_or_list(kind, columns)
+        show, list_ = _show_or_list(kind)
         p = command(sub, "list", list_, f"list {gname}")
         if versioned:
             p.add_argument("-n", "--name", help="list the versions of one asset")
@@ -364,17 +433,17 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("-v", "--version")
             p.add_argument("-l", "--label", help="latest")
 
-    asset_group("data", AssetKind.DATA, VERSIONED_COLUMNS, data_create, [
+    asset_group("data", AssetKind.DATA, data_create, [
         ("--name", {}), ("--version", {}), ("--path", {}), ("--description", {}),
         ("--type", {"choices": ("uri_file", "uri_folder")})], True)
-    asset_group("environment", AssetKind.ENVIRONMENTS, VERSIONED_COLUMNS, environment_create, [
+    asset_group("environment", AssetKind.ENVIRONMENTS, environment_create, [
         ("--name", {}), ("--version", {}), ("--image", {}), ("--conda-file", {}), ("--description", {})], True)
-    asset_group("compute", AssetKind.COMPUTE, COMPUTE_COLUMNS, compute_create, [
+    asset_group("compute", AssetKind.COMPUTE, compute_create, [
         ("--name", {}), ("--type", {"choices": ("local",)}), ("--description", {}),
         ("--max-concurrency", {"type": int})], False)
     for gname, kind in (("model", AssetKind.MODELS), ("online-endpoint", AssetKind.ENDPOINTS)):
         sub = group(gname, f"{kind.value}: list, show")
-        show, list_ = _show_or_list(kind, VERSIONED_COLUMNS)
+        show, list_ = _show_or_list(kind)
         command(sub, "list", list_, f"list {kind.value}").add_argument("-r", "--max-results", type=_count)
         command(sub, "show", show, f"show a {gname}").add_argument("-n", "--name", required=True)
     sub = group("config", f"the user config file ({'$'}{'AML_TUI_CONFIG'} or ~/.config/aml-tui/config.toml)")

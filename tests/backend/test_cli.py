@@ -45,7 +45,7 @@ display_name: hello
     shown = yaml.safe_load(cli("job", "show", "--name", job["name"], "-o", "yaml").stdout)
     assert shown["name"] == job["name"] and shown["display_name"] == "hello"
     table = cli("job", "list", "-o", "table").stdout.splitlines()
-    assert table[0].split()[:3] == ["Name", "Display", "name"] and job["name"] in table[2]
+    assert table[0].split()[:3] == ["NAME", "DISPLAY", "NAME"] and job["name"] in table[2]  # the app's columns
     assert json.loads(cli("job", "list", "--status", "Failed").stdout) == []
     assert len(json.loads(cli("job", "list", "--experiment-name", "cli-exp").stdout)) == 1
 
@@ -186,3 +186,20 @@ def test_an_old_catalog_is_migrated_keeping_its_jobs(tmp_path):
     with sqlite3.connect(root / "catalog.db") as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert conn.execute("SELECT spawn_attempts FROM jobs").fetchone()[0] == 0
+
+
+def test_job_list_streams_every_page_in_every_format(ws, cli):
+    """More jobs than one page of the stream: JSON and YAML equal the whole listing."""
+    from tui.cli import PAGE
+    from tui.workspace.local.bench import fill_jobs
+
+    fill_jobs(ws, PAGE * 2 + 5)
+    expected = [j.to_dict() for j in ws.list_jobs().items]
+    assert json.loads(cli("job", "list").stdout) == expected
+    assert yaml.safe_load(cli("job", "list", "-o", "yaml").stdout) == expected
+    assert [r["name"] for r in json.loads(cli("job", "list", "--max-results", "1003").stdout)] == \
+        [j["name"] for j in expected[:1003]]
+    tsv = cli("job", "list", "-o", "tsv", "--status", "Failed").stdout.splitlines()
+    assert len(tsv) == sum(j["status"] == "Failed" for j in expected)
+    assert json.loads(cli("job", "list", "--status", "Running").stdout) == []
+    assert yaml.safe_load(cli("job", "list", "--status", "Running", "-o", "yaml").stdout) == []

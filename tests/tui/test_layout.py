@@ -9,7 +9,8 @@ from textual.app import App, ComposeResult
 from tests.tui.conftest import wait_for, wait_for_workers
 from tests.tui.test_jobs import main_table
 from tests.tui.test_table import JOBS, job
-from tui.kinds import STATUS_STYLES, build_rows, format_span
+from tui.columns import STATUS_STYLES, format_span
+from tui.kinds import build_rows
 from tui.widgets.asset_table import AssetTable
 from tui.widgets.sidebar import KindList
 

@@ -6,7 +6,7 @@ import pytest
 
 from tests.tui.conftest import text_of, wait_for
 from tests.tui.test_jobs import main_table
-from tui.kinds import JOB_COLUMNS
+from tui.columns import JOB_COLUMNS
 from tui.query import Query, Term, parse_query
 
 TITLES = [c.title for c in JOB_COLUMNS]

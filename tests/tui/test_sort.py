@@ -11,7 +11,7 @@ from tests.conftest import run_cli, write
 from tests.tui.conftest import text_of, wait_for, wait_for_workers
 from tests.tui.test_jobs import main_table
 from tui.config import load_config, save_sort
-from tui.kinds import sort_key
+from tui.columns import sort_key
 from tui.screens.main import SortPicker
 from tui.workspace.base import AssetKind, InvalidSpecError
 

@@ -30,14 +30,12 @@ from tui.kinds import (
     KINDS,
     DetailData,
     KindSpec,
-    Row,
-    SortOrders,
     build_rows,
     command_words,
     render_detail,
     resolve_kind,
-    sort_orders,
 )
+from tui.columns import Row, SortOrders, sort_orders
 from tui.screens.base import KindActions, ReportsWorkerErrors, kind_action_bindings
 from tui.widgets.asset_table import AssetTable
 from tui.widgets.footer import KeyFooter

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from tui.app import AmlTuiApp
 
 # What a new job looks like when there is no template (no trainer/job.yml around).
-BLANK_JOB: dict[str, Any] = {"command": "echo hello from aml-tui", "experiment_name": "default"}
+BLANK_JOB: dict[str, Any] = {"command": "echo hello from aml-tui"}  # experiment: as azure-ai-ml names it
 # Fields of a shown job that describe a past run, not a job to submit.
 NOT_CLONED = ("name", "id", "status", "creation_context", "services", "studio_url", "parent_job_name",
               "error", "start_time", "end_time", "log_files", "properties")

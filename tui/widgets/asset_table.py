@@ -26,7 +26,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from tui.widgets.styles import CachedStyles
-from tui.kinds import Column, Row, SortOrders, sort_key, sort_order
+from tui.columns import Column, Row, SortOrders, sort_key, sort_order
 from tui.query import Query, parse_query
 
 GAP = 2  # spaces between columns
