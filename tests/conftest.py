@@ -47,10 +47,23 @@ def install_mlflow_store(template: Path, root: Path) -> None:
                      ((root / "artifacts" / "0").resolve().as_uri(),))
 
 
+# The backends the workspace tests (CLI and app) run against. Azure joins when its fake
+# service serves these same tests (tests/azure has its own until then).
+BACKENDS = ("local",)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request) -> str:
+    return request.param
+
+
 @pytest.fixture
-def ws(ws_root, mlflow_template):
+def ws(backend, ws_root, mlflow_template):
+    """A real workspace of each backend; tests talk to it only through the Workspace contract
+    (local-only tests may reach into the LocalWorkspace, and say so by their place in tests/backend)."""
     from tui.workspace.local import LocalWorkspace
 
+    assert backend == "local"
     install_mlflow_store(mlflow_template, ws_root)
     workspace = LocalWorkspace(ws_root)
     yield workspace
@@ -69,7 +82,10 @@ def run_cli(*args: str, root: Path | None = None, cwd: Path | None = None, timeo
 
 
 @pytest.fixture
-def cli(ws_root, mlflow_template):
+def cli(backend, ws_root, mlflow_template):
+    """The real `aml-tui` CLI against this backend's workspace: for local, the real binary in a
+    subprocess; a remote backend will call `tui.cli.main(argv, workspace=...)` in process."""
+    assert backend == "local"
     install_mlflow_store(mlflow_template, ws_root)
 
     def call(*args: str, **kw) -> subprocess.CompletedProcess:

@@ -458,7 +458,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, workspace=None) -> int:
+    """Run one command (or the app) and return its exit code. `workspace` replaces the one the
+    flags would open: tests pass a ready workspace of any backend."""
     parser = build_parser()
     args = parser.parse_args(argv)
     args.local = getattr(args, "local", None)
@@ -469,7 +471,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.config = load_config()
         if args.group in ("config", "workspace"):  # these need no open workspace (repair fixes one)
             return args.func(None, args)
-        ws = open_workspace(args, args.config)
+        ws = workspace if workspace is not None else open_workspace(args, args.config)
         if args.group is None:
             return _run_app(ws, args)
         return args.func(ws, args)

@@ -299,10 +299,20 @@ KINDS: dict[AssetKind, KindSpec] = {
 }
 
 # The sidebar's order (k9s keeps the most used first).
-KIND_ORDER: tuple[AssetKind, ...] = (
+KIND_ORDER: list[AssetKind] = [
     AssetKind.JOBS, AssetKind.DATA, AssetKind.ENVIRONMENTS, AssetKind.COMPUTE,
     AssetKind.MODELS, AssetKind.ENDPOINTS,
-)
+]
+
+
+def register_kind(spec: KindSpec) -> None:
+    """Add a kind to the registry (the sidebar, `:` commands, the palette); call before the app
+    starts. With its `AssetKind` member, its columns (tui/columns.py) and a descriptor per
+    backend, that is all a new kind needs (tests/tui/test_toy_kind.py proves it)."""
+    KINDS[spec.kind] = spec
+    COLUMNS.setdefault(spec.kind, spec.columns)
+    if spec.kind not in KIND_ORDER:
+        KIND_ORDER.append(spec.kind)
 
 
 def all_actions() -> list[KindAction]:

@@ -203,3 +203,12 @@ def test_job_list_streams_every_page_in_every_format(ws, cli):
     assert len(tsv) == sum(j["status"] == "Failed" for j in expected)
     assert json.loads(cli("job", "list", "--status", "Running").stdout) == []
     assert yaml.safe_load(cli("job", "list", "--status", "Running", "-o", "yaml").stdout) == []
+
+
+def test_main_takes_a_ready_workspace(ws, capsys):
+    from tui.cli import main
+
+    assert main(["compute", "show", "--name", "local"], workspace=ws) == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "local"
+    assert main(["job", "show", "--name", "nope"], workspace=ws) == 2
+    assert "not found" in capsys.readouterr().err
