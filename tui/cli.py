@@ -10,119 +10,23 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Sequence
 
 from .workspace.base import (
     JOB_STATUSES,
-    Asset,
     AssetKind,
     InvalidSpecError,
     WorkspaceError,
     build_log,
     primary_log,
 )
+from .output import OUTPUTS, emit, emit_asset, emit_assets, pages
 from .workspace.redact import redact
 
-OUTPUTS = ("json", "yaml", "table", "tsv")
 PAGE = 1000  # jobs read per query while `job list` streams its output
 
 
 # ---------------------------------------------------------------------------- output
-
-
-def _emit(value: Any, fmt: str) -> None:
-    """A plain value (a dict, a list of dicts) in the output format."""
-    if fmt == "json":
-        sys.stdout.buffer.write(_json(value) + b"\n")
-    elif fmt == "yaml":
-        import yaml
-
-        sys.stdout.write(yaml.safe_dump(value, sort_keys=False, allow_unicode=True))
-    else:
-        rows = value if isinstance(value, list) else [value]
-        titles = list(rows[0].keys()) if rows else []
-        _table([[_cell(r.get(t)) for t in titles] for r in rows], titles, fmt)
-
-
-def _json(value: Any) -> bytes:
-    # stdlib json with indent= runs in pure Python (0.6 s for 10,000 jobs); orjson is in C.
-    import orjson
-
-    return orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str)
-
-
-def _cell(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def _table(cells: list[list[str]], titles: list[str], fmt: str) -> None:
-    if fmt == "tsv":
-        for line in cells:
-            print("\t".join(line))
-        return
-    widths = [max([len(title)] + [len(c[i]) for c in cells]) for i, title in enumerate(titles)]
-    print("  ".join(t.ljust(w) for t, w in zip(titles, widths)).rstrip())
-    print("  ".join("-" * w for w in widths))
-    for line in cells:
-        print("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
-
-
-def _emit_asset(asset: Asset, fmt: str) -> None:
-    if fmt in ("json", "yaml"):
-        _emit(asset.to_dict(), fmt)
-    else:
-        _emit_assets(iter([asset]), fmt, asset.kind)
-
-
-def _emit_assets(assets: Iterable[Asset], fmt: str, kind: AssetKind) -> None:
-    """A listing, written as it is read: JSON and YAML row by row (memory stays flat at any
-    size); a table needs every row for its widths, tsv does not. Table and tsv show the
-    app's columns (tui/columns.py)."""
-    out = sys.stdout
-    if fmt == "json":
-        buffer, first = out.buffer, True
-        buffer.write(b"[")
-        for asset in assets:
-            buffer.write(b"\n  " if first else b",\n  ")
-            buffer.write(_json(asset.to_dict()).replace(b"\n", b"\n  "))
-            first = False
-        buffer.write(b"]\n" if first else b"\n]\n")
-        return
-    if fmt == "yaml":
-        import yaml
-
-        wrote = False
-        for asset in assets:
-            out.write(yaml.safe_dump([asset.to_dict()], sort_keys=False, allow_unicode=True))
-            wrote = True
-        if not wrote:
-            out.write("[]\n")
-        return
-    from .columns import COLUMNS
-
-    now = time.time()
-    columns = COLUMNS[kind]
-    rows = ([c.fmt(c.get(a, now)) for c in columns] for a in assets)
-    if fmt == "tsv":
-        for line in rows:
-            print("\t".join(line))
-        return
-    _table(list(rows), [c.title for c in columns], fmt)
-
-
-def _pages(fetch: Callable[[str | None], Any], limit: int | None) -> Iterator[Asset]:
-    """Every item of a paged listing (at most `limit`), one page in memory at a time."""
-    token, count = None, 0
-    while True:
-        page = fetch(token)
-        for item in page.items:
-            if limit is not None and count >= limit:
-                return
-            count += 1
-            yield item
-        token = page.next_token
-        if not token:
-            return
 
 
 # ---------------------------------------------------------------------------- workspace
@@ -166,7 +70,7 @@ def job_create(ws, args) -> int:
     if args.stream:
         print(f"RunId: {job.name}", file=sys.stderr)
         return _stream(ws, job.name)
-    _emit_asset(job, args.output)
+    emit_asset(job, args.output)
     return 0
 
 
@@ -176,17 +80,17 @@ def job_list(ws, args) -> int:
         return ws.list_jobs(status=args.status, experiment_name=args.experiment_name,
                             parent_job_name=args.parent_job_name, max_results=size, page_token=token)
 
-    _emit_assets(_pages(fetch, args.max_results), args.output, AssetKind.JOBS)
+    emit_assets(pages(fetch, args.max_results), args.output, AssetKind.JOBS)
     return 0
 
 
 def job_show(ws, args) -> int:
-    _emit_asset(ws.get_job(args.name), args.output)
+    emit_asset(ws.get_job(args.name), args.output)
     return 0
 
 
 def job_cancel(ws, args) -> int:
-    _emit_asset(ws.cancel_job(args.name), args.output)
+    emit_asset(ws.cancel_job(args.name), args.output)
     return 0
 
 
@@ -251,7 +155,7 @@ def _show_or_list(kind: AssetKind):
         version = getattr(args, "version", None)
         if getattr(args, "label", None) not in (None, "latest"):
             raise InvalidSpecError("only --label latest is supported", field="--label")
-        _emit_asset(ws.get_asset(kind, args.name, version), args.output)
+        emit_asset(ws.get_asset(kind, args.name, version), args.output)
         return 0
 
     def list_(ws, args) -> int:
@@ -259,7 +163,7 @@ def _show_or_list(kind: AssetKind):
             items = ws.list_versions(kind, args.name)
         else:
             items = ws.list_assets(kind, max_results=getattr(args, "max_results", None)).items
-        _emit_assets(items, args.output, kind)
+        emit_assets(items, args.output, kind)
         return 0
 
     return show, list_
@@ -279,25 +183,25 @@ def _asset_document(args, command: str, keys: tuple[str, ...]) -> tuple[dict, Pa
 
 def data_create(ws, args) -> int:
     document, base, source = _asset_document(args, "data create", ("name", "version", "path", "type", "description"))
-    _emit_asset(ws.create_data(document, base_dir=base, source=source), args.output)
+    emit_asset(ws.create_data(document, base_dir=base, source=source), args.output)
     return 0
 
 
 def environment_create(ws, args) -> int:
     document, base, source = _asset_document(args, "environment create",
                                              ("name", "version", "image", "conda_file", "description"))
-    _emit_asset(ws.create_environment(document, base_dir=base, source=source), args.output)
+    emit_asset(ws.create_environment(document, base_dir=base, source=source), args.output)
     return 0
 
 
 def compute_create(ws, args) -> int:
     document, _, source = _asset_document(args, "compute create", ("name", "type", "max_concurrency", "description"))
-    _emit_asset(ws.create_compute(document, source=source), args.output)
+    emit_asset(ws.create_compute(document, source=source), args.output)
     return 0
 
 
 def config_show(ws, args) -> int:
-    _emit(args.config.to_dict(), args.output)
+    emit(args.config.to_dict(), args.output)
     return 0
 
 

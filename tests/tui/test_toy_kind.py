@@ -82,10 +82,10 @@ async def test_a_toy_kind_is_browsed_like_any_other(ws, toy_kind, app_factory):
 
 
 def test_the_cli_table_of_a_toy_kind_uses_its_registered_columns(ws, toy_kind, capsys):
-    from tui.cli import _emit_assets
+    from tui.output import emit_assets
 
-    _emit_assets(ws.list_assets(toy_kind).items, "table", toy_kind)
+    emit_assets(ws.list_assets(toy_kind).items, "table", toy_kind)
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split() == ["NAME", "COLOUR", "AGE"] and lines[2].split()[:2] == ["kite", "blue"]
-    _emit_assets(ws.list_assets(toy_kind).items, "json", toy_kind)
+    emit_assets(ws.list_assets(toy_kind).items, "json", toy_kind)
     assert [t["name"] for t in json.loads(capsys.readouterr().out)] == ["kite", "yo-yo"]
