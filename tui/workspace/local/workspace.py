@@ -37,6 +37,7 @@ from ..base import (
 from ..redact import mask_env, redact
 from . import files, jobstore, tracking
 from .catalog import connect, transaction
+from .rules import LOCAL_RULES
 
 DEFAULT_COMPUTE = "local"
 # Every process of a distributed job runs here at once: one per core is what a machine can
@@ -317,7 +318,7 @@ class LocalWorkspace(Workspace):
 
     def _resolve(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> tuple[dict, dict]:
         """(az ml job shape, runner plan) for a document; raises before anything is written."""
-        spec = specs.parse_job(document, source)
+        spec = specs.parse_job(document, source, rules=LOCAL_RULES.job)
         name = spec.name
         if name and self._conn.execute("SELECT 1 FROM jobs WHERE name = ?", (name,)).fetchone():
             raise InvalidSpecError(f"a job named {name!r} already exists; job names are unique",
@@ -698,7 +699,7 @@ class LocalWorkspace(Workspace):
 
     def create_data(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> Asset:
         self._writable()
-        spec = specs.parse_data(document, source)
+        spec = specs.parse_data(document, source, rules=LOCAL_RULES.data)
         scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", spec.path)
         if scheme and scheme.group(1).lower() != "file":
             raise InvalidSpecError(
@@ -767,7 +768,8 @@ class LocalWorkspace(Workspace):
 
     def create_compute(self, document: Mapping[str, Any], *, source: str) -> Asset:
         self._writable()
-        spec = specs.parse_compute(document, source, default_concurrency=os.cpu_count() or 1)
+        spec = specs.parse_compute(document, source, default_concurrency=os.cpu_count() or 1,
+                                   rules=LOCAL_RULES.compute)
         with transaction(self._conn):
             self._conn.execute(
                 "INSERT INTO compute (name, type, max_concurrency, description, created_at) VALUES (?, ?, ?, ?, ?)"

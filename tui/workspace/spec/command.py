@@ -15,23 +15,25 @@ ANY_BINDING_RE = re.compile(r"\$\{\{.*?\}\}")
 # Azure's optional segment `$[[--flag ${{inputs.x}}]]`: dropped when an input in it is unset.
 # A plain `[ ... ]` is the shell's and passes through untouched.
 OPTIONAL_RE = re.compile(r"\$\[\[(.*?)\]\]", re.DOTALL)
+_SINGULAR = {"inputs": "input", "outputs": "output", "search_space": "search space parameter"}
 
 
 def check_bindings(command: str, inputs: set[str], outputs: set[str], *, source: str,
-                   search_space: set[str] | None = None, optional: set[str] = frozenset()) -> None:
+                   search_space: set[str] | None = None, optional: set[str] = frozenset(),
+                   field: str = "command") -> None:
     """Every `${{inputs.x}}` names a set input. Inside an optional segment `$[[ ... ]]` an
     input may also be unset (`optional` holds those declared `optional: true` without a value)
     or undeclared: the segment is then dropped, as Azure does."""
     for raw in ANY_BINDING_RE.finditer(command):
         if not BINDING_RE.fullmatch(raw.group(0)):
-            raise _fail(source, "command", f"{raw.group(0)} is not a binding; use ${{{{inputs.NAME}}}} "
+            raise _fail(source, field, f"{raw.group(0)} is not a binding; use ${{{{inputs.NAME}}}} "
                         "or ${{outputs.NAME}}")
     segments = [seg.span(1) for seg in OPTIONAL_RE.finditer(command)]
     for start, end in segments:
         if "$[[" in command[start:end]:
-            raise _fail(source, "command", "optional segments $[[ ... ]] do not nest")
+            raise _fail(source, field, "optional segments $[[ ... ]] do not nest")
     if "$[[" in OPTIONAL_RE.sub("", command):
-        raise _fail(source, "command", "$[[ without a closing ]]; an optional segment reads "
+        raise _fail(source, field, "$[[ without a closing ]]; an optional segment reads "
                     "$[[--flag ${{inputs.NAME}}]]")
     for match in BINDING_RE.finditer(command):
         group, name = match.groups()
@@ -41,13 +43,13 @@ def check_bindings(command: str, inputs: set[str], outputs: set[str], *, source:
         if group == "inputs" and any(s <= match.start() < e for s, e in segments):
             continue
         if group == "search_space" and search_space is None:
-            raise _fail(source, "command", f"${{{{search_space.{name}}}}} is only allowed in a sweep trial")
+            raise _fail(source, field, f"${{{{search_space.{name}}}}} is only allowed in a sweep trial")
         if group == "inputs" and name in optional:
-            raise _fail(source, "command", f"input {name!r} is optional and has no value here, so "
+            raise _fail(source, field, f"input {name!r} is optional and has no value here, so "
                         f"${{{{inputs.{name}}}}} must sit inside an optional segment: "
                         f"$[[--{name} ${{{{inputs.{name}}}}}]]")
         known = ", ".join(sorted(declared)) or "none"
-        raise _fail(source, "command", f"${{{{{group}.{name}}}}} refers to an undeclared {group[:-1]} "
+        raise _fail(source, field, f"${{{{{group}.{name}}}}} refers to an undeclared {_SINGULAR[group]} "
                     f"{name!r}; declared {group}: {known}")
 
 

@@ -5,7 +5,7 @@ workspace's business."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, ClassVar, Mapping
 
 from .assets import ENVIRONMENT_FIELDS
 from .command import ANY_BINDING_RE, check_bindings
@@ -13,9 +13,12 @@ from .names import (
     IDENT_RE, IO_NAME_MAX_BYTES, _check_fields, _fail, _int, _opt_str, _short, _str_map, _type_name, check_name,
 )
 
-DATA_TYPES = ("uri_file", "uri_folder", "mltable", "mlflow_model", "custom_model")
+# Every input and output type az ml knows, whether or not a backend can read it.
+MODEL_TYPES = ("mlflow_model", "custom_model", "triton_model")
+DATA_TYPES = ("uri_file", "uri_folder", "mltable") + MODEL_TYPES
 LITERAL_TYPES = ("integer", "number", "string", "boolean")
 INPUT_MODES = ("ro_mount", "rw_mount", "download", "direct", "eval_mount", "eval_download", "upload")
+OUTPUT_MODES = ("rw_mount", "upload", "direct", "mount")
 
 COMMAND_JOB_FIELDS = (
     "$schema", "type", "name", "display_name", "description", "experiment_name", "tags",
@@ -53,6 +56,7 @@ class OutputSpec:
     name: str
     type: str = "uri_folder"
     mode: str | None = None
+    path: str | None = None  # where Azure writes it (a datastore URI); a local job has its own folder
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type}
@@ -65,6 +69,7 @@ class OutputSpec:
 class CommandJobSpec:
     """A command job, shape-checked; references (`azureml:`) are still unresolved strings."""
 
+    type: ClassVar[str] = "command"
     source: str
     command: str
     name: str | None = None
@@ -119,8 +124,8 @@ def _parse_input(name: Any, raw: Any, source: str) -> InputSpec:
         return InputSpec(name, "string", value=raw)
     if not isinstance(raw, dict):
         raise _fail(source, where, f"expected a value or a mapping with type and path, got {_type_name(raw)}")
-    _check_fields(raw, ("type", "path", "mode", "value", "default", "description", "optional"),
-                  source=source, prefix=f"{where}.")
+    _check_fields(raw, ("type", "path", "mode", "value", "default", "description", "optional", "path_on_compute",
+                        "datastore"), source=source, prefix=f"{where}.")
     kind = raw.get("type")
     if kind is None:
         value = raw.get("value", raw.get("default"))
@@ -160,13 +165,64 @@ def _parse_output(name: Any, raw: Any, source: str) -> OutputSpec:
     if kind not in DATA_TYPES:
         raise _fail(source, f"{where}.type", f"unknown output type {_short(kind)}; allowed: {', '.join(DATA_TYPES)}")
     mode = raw.get("mode")
-    if mode is not None and mode not in ("rw_mount", "upload", "direct"):
-        raise _fail(source, f"{where}.mode", f"unknown mode {_short(mode)}; allowed: rw_mount, upload, direct")
-    return OutputSpec(name, kind, mode)
+    if mode is not None and mode not in OUTPUT_MODES:
+        raise _fail(source, f"{where}.mode", f"unknown mode {_short(mode)}; allowed: {', '.join(OUTPUT_MODES)}")
+    return OutputSpec(name, kind, mode, _opt_str(raw, "path", source, f"{where}."))
 
 
-def parse_command_job(document: Mapping[str, Any], source: str) -> CommandJobSpec:
-    """Check a command job document. Raises InvalidSpecError naming the field."""
+def job_header(document: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """The fields every job type shares, checked: name, display_name, description,
+    experiment_name, compute, tags, properties."""
+    name = document.get("name")
+    experiment = _opt_str(document, "experiment_name", source)
+    if experiment is not None:
+        check_name(experiment, source=source, field="experiment_name")
+    return {
+        "name": None if name is None else check_name(name, source=source, field="name", job=True),
+        "display_name": _opt_str(document, "display_name", source),
+        "description": _opt_str(document, "description", source),
+        "experiment_name": experiment,
+        "compute": _opt_str(document, "compute", source),
+        "tags": _str_map(document, "tags", source),
+        "properties": _str_map(document, "properties", source),
+    }
+
+
+def parse_io(document: Mapping[str, Any], source: str) -> tuple[dict[str, InputSpec], dict[str, OutputSpec], set[str]]:
+    """(inputs, outputs, inputs declared optional without a value) of a job document."""
+    inputs = document.get("inputs") or {}
+    if not isinstance(inputs, dict):
+        raise _fail(source, "inputs", f"expected a mapping of input names, got {_type_name(inputs)}")
+    parsed: dict[str, InputSpec] = {}
+    unset: set[str] = set()
+    for key, raw in inputs.items():
+        if _unset_optional(raw):
+            unset.add(_check_io_name(key, "inputs", source))
+        else:
+            parsed[str(key)] = _parse_input(key, raw, source)
+    outputs = document.get("outputs") or {}
+    if not isinstance(outputs, dict):
+        raise _fail(source, "outputs", f"expected a mapping of output names, got {_type_name(outputs)}")
+    return parsed, {str(k): _parse_output(k, v, source) for k, v in outputs.items() if k != "default"}, unset
+
+
+def job_environment(document: Mapping[str, Any], source: str) -> str | dict[str, Any] | None:
+    """A job's `environment`: a reference (checked by the workspace) or an inline mapping."""
+    env = document.get("environment")
+    if env is not None and not isinstance(env, (str, dict)):
+        raise _fail(source, "environment", f"expected azureml:name@latest, azureml:name:version or an inline "
+                    f"mapping with image/conda_file, got {_type_name(env)}")
+    if isinstance(env, dict):
+        _check_fields(env, ENVIRONMENT_FIELDS, source=source, prefix="environment.")
+        if not env.get("image") and not env.get("conda_file") and not env.get("build"):
+            raise _fail(source, "environment", "an inline environment needs image, conda_file or build")
+    return env
+
+
+def parse_command_job(document: Mapping[str, Any], source: str, *,
+                      search_space: set[str] | None = None) -> CommandJobSpec:
+    """Check a command job document (or a sweep's trial, whose command may also use
+    `${{search_space.x}}`). Raises InvalidSpecError naming the field."""
     kind = document.get("type", "command")
     if kind != "command":
         raise _fail(source, "type", f"expected 'command' here, got {kind!r}")
@@ -178,46 +234,15 @@ def parse_command_job(document: Mapping[str, Any], source: str) -> CommandJobSpe
     if not isinstance(command, str) or not command.strip():
         raise _fail(source, "command", f"expected a non-empty string, got {_type_name(command)}")
 
-    spec = CommandJobSpec(source=source, command=command.strip())
-    if document.get("name") is not None:
-        spec.name = check_name(document["name"], source=source, field="name", job=True)
-    spec.display_name = _opt_str(document, "display_name", source)
-    spec.description = _opt_str(document, "description", source)
-    spec.experiment_name = _opt_str(document, "experiment_name", source)
-    if spec.experiment_name is not None:
-        check_name(spec.experiment_name, source=source, field="experiment_name")
+    spec = CommandJobSpec(source=source, command=command.strip(), **job_header(document, source))
     spec.code = _opt_str(document, "code", source)
-    spec.compute = _opt_str(document, "compute", source)
-    spec.tags = _str_map(document, "tags", source)
-    spec.properties = _str_map(document, "properties", source)
     spec.environment_variables = _str_map(document, "environment_variables", source)
     for key, value in spec.environment_variables.items():
         if ANY_BINDING_RE.search(value):
             raise _fail(source, f"environment_variables.{key}", "bindings like ${{inputs.x}} are substituted "
                         "in command only; pass the value on the command line")
-
-    env = document.get("environment")
-    if env is not None and not isinstance(env, (str, dict)):
-        raise _fail(source, "environment", f"expected azureml:name@latest, azureml:name:version or an inline "
-                    f"mapping with image/conda_file, got {_type_name(env)}")
-    if isinstance(env, dict):
-        _check_fields(env, ENVIRONMENT_FIELDS, source=source, prefix="environment.")
-        if not env.get("image") and not env.get("conda_file") and not env.get("build"):
-            raise _fail(source, "environment", "an inline environment needs image, conda_file or build")
-    spec.environment = env
-
-    inputs = document.get("inputs") or {}
-    if not isinstance(inputs, dict):
-        raise _fail(source, "inputs", f"expected a mapping of input names, got {_type_name(inputs)}")
-    for key, raw in inputs.items():
-        if _unset_optional(raw):
-            spec.unset_optional.add(_check_io_name(key, "inputs", source))
-        else:
-            spec.inputs[str(key)] = _parse_input(key, raw, source)
-    outputs = document.get("outputs") or {}
-    if not isinstance(outputs, dict):
-        raise _fail(source, "outputs", f"expected a mapping of output names, got {_type_name(outputs)}")
-    spec.outputs = {str(k): _parse_output(k, v, source) for k, v in outputs.items() if k != "default"}
+    spec.environment = job_environment(document, source)
+    spec.inputs, spec.outputs, spec.unset_optional = parse_io(document, source)
 
     dist = document.get("distribution")
     if dist is not None:
@@ -272,7 +297,7 @@ def parse_command_job(document: Mapping[str, Any], source: str) -> CommandJobSpe
             spec.timeout = _int(limits["timeout"], source=source, field="limits.timeout", minimum=1)
 
     check_bindings(spec.command, set(spec.inputs), set(spec.outputs), source=source,
-                   optional=spec.unset_optional)
+                   search_space=search_space, optional=spec.unset_optional)
     return spec
 
 

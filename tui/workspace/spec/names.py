@@ -4,7 +4,8 @@ the field and what is allowed."""
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Mapping
 
 from ..base import InvalidSpecError
 
@@ -18,6 +19,9 @@ NAME_MAX_BYTES = 240
 # Input and output names: Azure's 255; an output name is a folder under named-outputs/.
 IO_NAME_MAX_BYTES = 255
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# A backend's rule: gets a parsed spec and its source, raises InvalidSpecError for what the
+# backend cannot do (see BackendRules).
+Rule = Callable[[Any, str], None]
 # Integers end up in SQLite (64-bit) and in loops of the runner; nothing sane is larger.
 MAX_INT = 2**31 - 1
 
@@ -37,6 +41,25 @@ def _short(value: Any, limit: int = 60, *, quote: bool = True) -> str:
     """repr() (or the text) for messages, cut short: a value can be a megabyte long."""
     text = repr(value) if quote else str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _mapping(value: Any, *, source: str, field: str, like: str = "") -> dict:
+    """`value` when it is a mapping; else an error naming the field (and an example, `like`)."""
+    if not isinstance(value, dict):
+        example = f" like {like}" if like else ""
+        raise _fail(source, field, f"expected a mapping{example}, got {_type_name(value)}")
+    return value
+
+
+@contextmanager
+def _nested(prefix: str) -> Iterator[None]:
+    """Errors from a document inside another (a sweep's trial, a pipeline step) name the field
+    from the top of the file: `trial.command`, `jobs.train.inputs.x`."""
+    try:
+        yield
+    except InvalidSpecError as exc:
+        field = f"{prefix}.{exc.field}" if exc.field else prefix
+        raise InvalidSpecError(exc.message, source=exc.source, field=field) from None
 
 
 def check_name(value: Any, *, source: str | None, field: str, job: bool = False) -> str:
