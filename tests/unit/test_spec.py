@@ -417,3 +417,18 @@ def test_the_local_workspace_creates_local_computes_only(cli, ws_root, tmp_path,
     refused(cli("compute", "create", "--file", str(f)), f, "type",
             f"creates computes of type 'local' only, got {doc['type']!r}")
     assert catalog(ws_root, "compute") == ["local"]
+
+
+def test_a_backend_adds_its_rules_through_the_hook():
+    seen = []
+
+    def no_gpu(job, source):
+        seen.append((job.type, source))
+        if job.compute == "azureml:gpu-cluster":
+            raise InvalidSpecError("no GPUs on this backend", source=source, field="compute")
+
+    rules = spec.BackendRules(job=no_gpu)
+    assert spec.parse_job(SWEEP, "job.yml", rules=rules.job).type == "sweep"
+    with pytest.raises(InvalidSpecError, match="job.yml: compute: no GPUs on this backend"):
+        spec.parse_job({"command": "x", "compute": "azureml:gpu-cluster"}, "job.yml", rules=rules.job)
+    assert seen == [("sweep", "job.yml"), ("command", "job.yml")]

@@ -1,6 +1,6 @@
-"""Command jobs (and Spark jobs) with az ml's names: their inputs, outputs, distribution,
-resources and limits. `azureml:` references stay unresolved strings: whether they exist is the
-workspace's business."""
+"""Command jobs with az ml's names: their inputs, outputs, distribution, resources and limits,
+and the parts every job type shares (job_header, parse_io, job_environment). `azureml:`
+references stay unresolved strings: whether they exist is the workspace's business."""
 
 from __future__ import annotations
 
