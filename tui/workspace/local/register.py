@@ -18,13 +18,14 @@ from ..redact import redact
 from . import assets, jobstore
 from .catalog import transaction
 from .resolve import JobResolver, build_context
+from .rules import LOCAL_RULES
 
 if TYPE_CHECKING:
     from .workspace import LocalWorkspace
 
 
 def create_data(ws: "LocalWorkspace", document: Mapping[str, Any], *, base_dir: Path, source: str) -> Asset:
-    spec = specs.parse_data(document, source)
+    spec = specs.parse_data(document, source, rules=LOCAL_RULES.data)
     scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", spec.path)
     if scheme and scheme.group(1).lower() != "file":
         raise InvalidSpecError(
@@ -93,7 +94,8 @@ def create_environment(ws: "LocalWorkspace", document: Mapping[str, Any], *, bas
 
 
 def create_compute(ws: "LocalWorkspace", document: Mapping[str, Any], *, source: str) -> Asset:
-    spec = specs.parse_compute(document, source, default_concurrency=os.cpu_count() or 1)
+    spec = specs.parse_compute(document, source, default_concurrency=os.cpu_count() or 1,
+                               rules=LOCAL_RULES.compute)
     with transaction(ws._conn):
         ws._conn.execute(
             "INSERT INTO compute (name, type, max_concurrency, description, created_at) VALUES (?, ?, ?, ?, ?)"

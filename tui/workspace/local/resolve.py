@@ -17,6 +17,7 @@ from .. import spec as specs
 from ..base import Asset, AssetKind, InvalidSpecError, NotFoundError
 from ..redact import mask_env
 from .plan import RunPlan
+from .rules import LOCAL_RULES
 
 if TYPE_CHECKING:
     from .workspace import LocalWorkspace
@@ -68,7 +69,7 @@ class JobResolver:
 
     def resolve(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> tuple[dict, Draft]:
         """(az ml job shape, the plan before its output paths exist); raises before anything is written."""
-        spec = specs.parse_job(document, source)
+        spec = specs.parse_job(document, source, rules=LOCAL_RULES.job)
         name = spec.name
         if name and self.conn.execute("SELECT 1 FROM jobs WHERE name = ?", (name,)).fetchone():
             raise InvalidSpecError(f"a job named {name!r} already exists; job names are unique",
