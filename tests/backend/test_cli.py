@@ -212,3 +212,11 @@ def test_main_takes_a_ready_workspace(ws, capsys):
     assert json.loads(capsys.readouterr().out)["name"] == "local"
     assert main(["job", "show", "--name", "nope"], workspace=ws) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_set_of_a_wrong_type_exits_2_naming_the_input(cli):
+    from tests.conftest import REPO
+
+    proc = cli("job", "create", "--file", str(REPO / "trainer" / "job.yml"), "--set", "inputs.epochs=ten")
+    assert proc.returncode == 2 and "inputs.epochs" in proc.stderr and "an integer" in proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -67,3 +67,22 @@ async def test_the_yaml_popup_has_a_footer(ws, app_factory):
         assert isinstance(app.screen, TextScreen)
         await pilot.pause(0.2)
         assert "Close" in [k.description for k in app.screen.query("FooterKey")]
+
+
+async def test_the_form_refuses_a_value_of_the_wrong_type_like_set(ws, app_factory):
+    app = app_factory()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await pilot.press("n")
+        screen = app.screen
+        assert isinstance(screen, SubmitScreen)
+        await wait_for(pilot, lambda: bool(screen.query("#field-inputs-epochs")), what="form")
+        await wait_for(pilot, lambda: "valid" in text_of(screen.query_one("#error-general")))
+        screen.query_one("#field-inputs-epochs").value = "ten"
+        await wait_for(pilot, lambda: screen.query_one("#error-inputs-epochs").display, what="error")
+        assert "an integer" in text_of(screen.query_one("#error-inputs-epochs"))
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.5)
+        assert isinstance(app.screen, SubmitScreen) and ws.list_jobs().items == []
+        screen.query_one("#field-inputs-epochs").value = "4"
+        await wait_for(pilot, lambda: "valid" in text_of(screen.query_one("#error-general")))
+        assert "epochs: 4" in text_of(screen.query_one("#form-preview"))

@@ -432,3 +432,24 @@ def test_a_backend_adds_its_rules_through_the_hook():
     with pytest.raises(InvalidSpecError, match="job.yml: compute: no GPUs on this backend"):
         spec.parse_job({"command": "x", "compute": "azureml:gpu-cluster"}, "job.yml", rules=rules.job)
     assert seen == [("sweep", "job.yml"), ("command", "job.yml")]
+
+
+def test_set_keeps_the_type_of_the_literal_it_replaces():
+    doc = {"command": "x", "display_name": "a", "inputs": {"epochs": 3, "lr": 0.5, "flag": True, "name": "n",
+                                                          "typed": {"type": "integer", "value": 1}}}
+    out = spec.apply_overrides(doc, ["inputs.epochs=7", "inputs.lr=1", "inputs.flag=false", "inputs.name=12",
+                                     "display_name=123", "inputs.typed=5"], "job.yml")
+    assert out["inputs"] == {"epochs": 7, "lr": 1.0, "flag": False, "name": "12",
+                             "typed": {"type": "integer", "value": 5}}
+    assert out["display_name"] == "123"
+    for item, field in (("inputs.epochs=ten", "inputs.epochs"), ("inputs.epochs=1.5", "inputs.epochs"),
+                        ("inputs.flag=maybe", "inputs.flag"), ("inputs.lr=fast", "inputs.lr"),
+                        ("inputs.typed=x", "inputs.typed")):
+        with pytest.raises(InvalidSpecError) as err:
+            spec.apply_overrides(doc, [item], "job.yml")
+        assert err.value.field == field and "--set: expected" in err.value.message
+
+
+def test_an_empty_command_reads_well():
+    with pytest.raises(InvalidSpecError, match="the command is empty"):
+        spec.parse_job({"command": "  "}, "job.yml")

@@ -61,16 +61,12 @@ def _error_id(field: str | None, inputs: list[str]) -> str:
     return "general"
 
 
-def _literal(text: str, original: Any) -> Any:
-    """A form string back to the input's type: `3` stays an integer for an integer input."""
-    if isinstance(original, str):
-        return text
-    import yaml
+# Where form_document leaves the literal inputs' texts, applied in the worker as `--set`s.
+LITERAL_SETS = "__literal_sets__"
 
-    try:
-        return yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
-        return text
+
+def _shown(document: dict[str, Any] | None) -> dict[str, Any] | None:
+    return None if document is None else {k: v for k, v in document.items() if k != LITERAL_SETS}
 
 
 class SubmitScreen(ReportsWorkerErrors, Screen[str | None]):
@@ -166,7 +162,7 @@ class SubmitScreen(ReportsWorkerErrors, Screen[str | None]):
             self.app.workspace.validate_job(document, base_dir=base_dir, source=source)
             self.post_message(self.Checked(tab, document, None))
         except InvalidSpecError as exc:
-            self.post_message(self.Checked(tab, document, exc))
+            self.post_message(self.Checked(tab, _shown(document), exc))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="submit-create")
     def create(self, tab: str, document: dict[str, Any] | None, path: str = "", overrides: str = "") -> None:
@@ -174,7 +170,7 @@ class SubmitScreen(ReportsWorkerErrors, Screen[str | None]):
             document, base_dir, source = self._resolve(tab, document, path, overrides)
             job = self.app.workspace.create_job(document, base_dir=base_dir, source=source)
         except InvalidSpecError as exc:
-            self.post_message(self.Checked(tab, document, exc))
+            self.post_message(self.Checked(tab, _shown(document), exc))
             return
         finally:
             self._busy = False
@@ -183,10 +179,13 @@ class SubmitScreen(ReportsWorkerErrors, Screen[str | None]):
     def _resolve(self, tab: str, document: dict[str, Any] | None, path: str,
                  overrides: str) -> tuple[dict[str, Any], Path, str]:
         """The document to validate or submit, its base directory and its source name."""
+        from tui.workspace.spec import apply_overrides, load_yaml_file
+
         if tab == "tab-form":
             assert document is not None
-            return document, self.base_dir, self.source
-        from tui.workspace.spec import apply_overrides, load_yaml_file
+            document = dict(document)
+            sets = document.pop(LITERAL_SETS, [])
+            return apply_overrides(document, sets, self.source), self.base_dir, self.source
 
         if not path.strip():
             raise InvalidSpecError("enter the path of a job YAML file", field="file")
@@ -275,10 +274,10 @@ class SubmitScreen(ReportsWorkerErrors, Screen[str | None]):
             raw = inputs.get(name)
             if isinstance(raw, dict) and "path" in raw:
                 raw["path"] = text
-            elif isinstance(raw, dict):
-                raw["value"] = _literal(text, raw.get("value"))
             else:
-                inputs[name] = _literal(text, raw)
+                # The same rule as `--set`: the value keeps the type of the one it replaces
+                # (`ten` for an integer input is refused, naming inputs.NAME).
+                doc.setdefault(LITERAL_SETS, []).append(f"inputs.{name}={text}")
         return doc
 
     @property

@@ -232,7 +232,9 @@ def parse_command_job(document: Mapping[str, Any], source: str, *,
     if command is None:
         raise _fail(source, "command", "required: the shell command the job runs")
     if not isinstance(command, str) or not command.strip():
-        raise _fail(source, "command", f"expected a non-empty string, got {_type_name(command)}")
+        if isinstance(command, str):
+            raise _fail(source, "command", "the command is empty; give the shell command the job runs")
+        raise _fail(source, "command", f"expected the shell command the job runs (a string), got {_type_name(command)}")
 
     spec = CommandJobSpec(source=source, command=command.strip(), **job_header(document, source))
     spec.code = _opt_str(document, "code", source)

@@ -175,5 +175,40 @@ def apply_overrides(document: Mapping[str, Any], overrides: list[str], source: s
                     where = ".".join(parts[: depth + 1])
                     raise _fail(source, key, f"--set: {where} is {_type_name(child)}, not a mapping")
             node = child
+        old = node.get(parts[-1], _MISSING)
+        if parts[0] == "inputs" and len(parts) == 2 and isinstance(old, dict) \
+                and old.get("type") in _TYPE_OF_LITERAL:
+            # A typed input ({type: integer, value: 3}): set its value, checked, keep the rest.
+            slot = "value" if "value" in old or "default" not in old else "default"
+            value = {**old, slot: _typed(value, raw, old["type"], source, field)}
+        elif isinstance(old, (bool, int, float, str)):
+            value = _typed(value, raw, _literal_type(old), source, field, replaces=old)
         node[parts[-1]] = value
     return result
+
+
+_MISSING = object()
+_TYPE_OF_LITERAL = {"integer": "an integer", "number": "a number", "boolean": "a boolean (true or false)",
+                    "string": "a string"}
+
+
+def _literal_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    return "number" if isinstance(value, float) else "string"
+
+
+def _typed(value: Any, raw: str, kind: str, source: str, field: str, replaces: Any = _MISSING) -> Any:
+    """`--set` keeps the type of what it replaces: in a command job a literal's YAML type is its
+    type (`epochs: 3` is an integer, so `epochs=ten` is refused here, not at run time)."""
+    if kind == "string":
+        return raw  # `display_name=123` is the name "123"
+    ok = {"integer": isinstance(value, int) and not isinstance(value, bool),
+          "number": isinstance(value, (int, float)) and not isinstance(value, bool),
+          "boolean": isinstance(value, bool)}[kind]
+    if ok:
+        return float(value) if kind == "number" and isinstance(replaces, float) else value
+    was = "" if replaces is _MISSING else f", like the value it replaces ({replaces!r})"
+    raise _fail(source, field, f"--set: expected {_TYPE_OF_LITERAL[kind]}{was}, got {_short(raw)}")
