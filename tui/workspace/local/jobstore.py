@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import tracking
+from . import logtimes, tracking
 from .catalog import transaction
 from .detached import spawn_detached
 from .layout import LIFECYCLE_LOG, RUNNER_LOG, JobLayout
@@ -50,11 +50,15 @@ def write_status_file(root: Path, name: str, row: dict) -> None:
 
 
 def log_lifecycle(root: Path, name: str, message: str) -> None:
-    path = JobLayout.of(root, name).log(LIFECYCLE_LOG)
+    layout = JobLayout.of(root, name)
+    path = layout.log(LIFECYCLE_LOG)
     if path.parent.is_dir():
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
         with open(path, "a", encoding="utf-8") as f:
             f.write(f"{stamp} {message}\n")
+            f.flush()
+            # Its write time: lines come before the runner watches its logs, and after.
+            logtimes.mark_written(layout, LIFECYCLE_LOG, f.fileno())
 
 
 def set_status(conn: sqlite3.Connection, root: Path, name: str, status: str, *,
