@@ -143,6 +143,31 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
     return to_spawn
 
 
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def queue_reasons(conn: sqlite3.Connection, computes: set[str]) -> dict[str, str]:
+    """Why each waiting job of `computes` waits, as `schedule` sees it: "cpu-cluster 2/2 busy,
+    3rd in line" (slots go to the waiting jobs of a compute in submission order). Two
+    grouped queries over the active jobs (the jobs_active index), whatever the page size."""
+    if not computes:
+        return {}
+    marks = ",".join("?" * len(computes))
+    held = dict(conn.execute(
+        f"SELECT compute, count(*) FROM jobs WHERE status IN ({','.join('?' * len(HOLDING))}) "
+        f"AND compute IN ({marks}) GROUP BY compute", (*HOLDING, *computes)).fetchall())
+    caps = dict(conn.execute(f"SELECT name, max_concurrency FROM compute WHERE name IN ({marks})",
+                             tuple(computes)).fetchall())
+    rows = conn.execute(
+        f"SELECT name, compute, row_number() OVER (PARTITION BY compute ORDER BY seq) FROM jobs "
+        f"WHERE status IN ({','.join('?' * len(WAITING))}) AND compute IN ({marks})",
+        (*WAITING, *computes)).fetchall()
+    return {name: f"{compute} {held.get(compute, 0)}/{caps.get(compute, 1)} busy, {_ordinal(place)} in line"
+            for name, compute, place in rows}
+
+
 def spawn_runner(root: Path, name: str) -> int:
     """Start a detached runner: its own session, so it outlives the CLI or TUI that started it.
     Returns its pid."""
