@@ -327,7 +327,8 @@ class Workspace(ABC):
     @abstractmethod
     def read_log(self, name: str, file: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
         """Read a log file from a byte offset; returns an empty chunk at the end (`final`
-        once the job has ended)."""
+        once the job has ended). The chunk says when its lines were written where the
+        backend knows (`LogChunk.times`)."""
 
     @abstractmethod
     def job_metrics(self, name: str) -> dict[str, list[MetricPoint]]:
