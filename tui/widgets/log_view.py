@@ -115,9 +115,8 @@ class LogView(CachedStyles, ScrollView, can_focus=True):
             written = written and stamps is not None
         self.partial = partial
         self.partial_stamp = partial_stamp
-        if lines and not written and self.written:
+        if lines and not written:
             self.written = False
-            self.refresh()
         if lines:
             self._max_width = max(self._max_width, max(map(len, lines)))
         if len(self.lines) > self.max_lines + self.max_lines // 10:
