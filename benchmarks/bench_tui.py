@@ -162,8 +162,8 @@ async def line_latency(root: Path) -> None:
         view = screen.query_one(LogView)
         original = view.append
 
-        def append(lines, partial="", stamp=None):
-            original(lines, partial, stamp)
+        def append(lines, *args, **kwargs):
+            original(lines, *args, **kwargs)
 
             def painted(lines=list(lines)) -> None:
                 now = time.time()

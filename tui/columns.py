@@ -190,6 +190,8 @@ COLUMNS: dict[AssetKind, tuple[Column, ...]] = {
     AssetKind.COMPUTE: (NAME, field_column("TYPE", "type", max_width=16, drop_rank=2),
         field_column("STATE", "provisioning_state", max_width=12),
         Column("CAPACITY", lambda a, now: a.get("max_concurrency", a.get("max_instances")), max_width=10),
+        # Jobs holding a slot, and jobs waiting for one (a backend that does not count: blank).
+        field_column("RUNNING", "running_jobs", max_width=8), field_column("QUEUED", "queued_jobs", max_width=8),
         field_column("SIZE", "size", max_width=24, min_width=8, drop_rank=1), AGE),
     AssetKind.ENVIRONMENTS: (NAME, VERSION, field_column("IMAGE", "image", max_width=40, min_width=12),
         field_column("CONDA", "conda_file", fmt=lambda v: "yes" if v else "", max_width=5), AGE),

@@ -126,6 +126,8 @@ def job_detail(data: DetailData, now: float | None = None) -> RenderableType:
         error = ": ".join(str(p) for p in (error.get("code"), error.get("message")) if p)
     parts: list[RenderableType] = [_props([
         ("name", job.name), ("display name", job.display_name), ("status", status),
+        # Why a queued job has not started ("cpu-cluster 2/2 busy, 3rd in line").
+        ("waiting", job.get("properties.queue_reason") if job.status in ("NotStarted", "Queued") else None),
         ("type", job.type), ("experiment", job.experiment_name), ("compute", job.compute),
         ("environment", job.get("environment")), ("parent", job.parent_job_name),
         ("created", format_time(job.created_at or None)), ("started", format_time(job.start_time)),

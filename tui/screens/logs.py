@@ -80,7 +80,9 @@ class LogScreen(ReportsWorkerErrors, Screen):
         status: str | None
         files: list[LogFile] | None
         ended: bool
-        stamp: float
+        stamps: list[float]
+        partial_stamp: float
+        written: bool
 
     @dataclass
     class FilesLoaded(Message):
@@ -161,7 +163,7 @@ class LogScreen(ReportsWorkerErrors, Screen):
             if worker.is_cancelled:
                 return
             self.post_message(self.LogBatch(file, batch.lines, batch.partial, batch.status, batch.files,
-                                            batch.ended, batch.stamp))
+                                            batch.ended, batch.stamps, batch.partial_stamp, batch.written))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="log-search")
     def search(self, file: str, pattern: re.Pattern[str]) -> None:
@@ -234,7 +236,8 @@ class LogScreen(ReportsWorkerErrors, Screen):
             self.status = message.status or self.status
             self.ended = message.ended
             self._update_title()
-        self.view.append(message.lines, message.partial, message.stamp)
+        self.view.append(message.lines, message.partial, stamps=message.stamps,
+                         partial_stamp=message.partial_stamp, written=message.written)
 
     def on_log_screen_search_done(self, message: SearchDone) -> None:
         if message.file != self.file:
@@ -283,7 +286,9 @@ class LogScreen(ReportsWorkerErrors, Screen):
         if view.first_lineno:
             parts.append(f"showing the last {len(view.lines):,}")
         parts.append(f"wrap {'on' if view.wrap else 'off'}")
-        parts.append(f"time {'on' if view.timestamps else 'off'}")
+        # Whether `t` shows when each line was written, or only when the app read it.
+        seen = "written" if view.written else "seen"
+        parts.append(f"t: time {seen}" if view.timestamps else "t: time off")
         if view.matches:
             where = f"{view.match_index + 1}/" if view.match_index is not None else ""
             parts.append(f"match {where}{len(view.matches):,} for {escape(repr(self.search_text))}")

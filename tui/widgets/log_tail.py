@@ -1,9 +1,10 @@
 """Reading a job's log incrementally, off the event loop (no Textual here).
 
-`LogTail` turns `Workspace.read_log` chunks into clean complete lines plus the current
-unterminated tail; `tail_batches` is the worker loop: it reads as fast as the file grows,
-polls every 50 ms at the end, and yields one batch per ~50 ms (or per `BATCH_LINES` lines),
-so the UI gets one message per batch instead of one per line.
+`LogTail` turns `Workspace.read_log` chunks into clean complete lines, each with the time
+it was written (from the chunk's marks; the time it was read where the backend has none),
+plus the current unterminated tail; `tail_batches` is the worker loop: it reads as fast as
+the file grows, polls every 50 ms at the end, and yields one batch per ~50 ms (or per
+`BATCH_LINES` lines), so the UI gets one message per batch instead of one per line.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
-from tui.workspace.base import LogFile, NotFoundError, Workspace
+from tui.workspace.base import LogChunk, LogFile, NotFoundError, Workspace
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-Z\\-_]|[\x00-\x08\x0b-\x1f\x7f]")
 # Any byte `clean_line` would change (a newline is fine: chunks are split on it).
@@ -41,16 +42,41 @@ STATUS_S = 0.5  # how often to ask whether the job has ended, and which log file
 READ_BYTES = 1 << 18
 
 
+def line_times(chunk: LogChunk, lines: int) -> list[float]:
+    """The write time of each of the `lines` lines that end in `chunk` (see LogChunk.times):
+    the time of the first mark at or after the line's end."""
+    assert chunk.times is not None
+    text = chunk.text
+    # A newline is one byte in UTF-8 and survives decoding, so counting newlines in the
+    # text's encoding counts them in the file's bytes. (A U+FFFD that replaced fewer bytes
+    # encodes longer: a mark then covers fewer lines, and they take a later mark, still true.)
+    hay, newline = (text, "\n") if text.isascii() else (text.encode(), b"\n")
+    times: list[float] = []
+    pos = 0
+    for end, when in chunk.times:
+        cut = min(end - chunk.offset, len(hay))
+        if cut > pos:  # marks out of order cover nothing new
+            times.extend([when] * hay.count(newline, pos, cut))  # type: ignore[arg-type]
+            pos = cut
+    if len(times) < lines:  # a backend that broke its promise to cover the chunk
+        times.extend([time.time()] * (lines - len(times)))
+    return times[:lines]
+
+
 class LogTail:
-    """Incremental reader of one log file."""
+    """Incremental reader of one log file, with the time each line was written (`stamps`);
+    `written` is False once a chunk came without write times, when stamps are times read."""
 
     def __init__(self, workspace: Workspace, job: str, file: str, offset: int = 0) -> None:
         self.workspace, self.job, self.file = workspace, job, file
         self.offset = offset
         self.partial = ""
+        self.partial_stamp = 0.0  # when the unterminated tail was last written (or read)
+        self.written = True
 
-    def read(self, into: list[str]) -> bool:
-        """Append the complete lines of the next chunk to `into`; False when nothing new."""
+    def read(self, into: list[str], stamps: list[float] | None = None) -> bool:
+        """Append the complete lines of the next chunk to `into` (their times to `stamps`);
+        False when nothing new."""
         try:
             chunk = self.workspace.read_log(self.job, self.file, self.offset, READ_BYTES)
         except NotFoundError:
@@ -63,6 +89,15 @@ class LogTail:
         text = self.partial + chunk.text
         parts = text.split("\n")
         self.partial = parts.pop()
+        if stamps is not None:
+            if chunk.times is None:
+                self.written = False
+                self.partial_stamp = time.time()
+                stamps.extend([self.partial_stamp] * len(parts))
+            else:
+                stamps.extend(line_times(chunk, len(parts)))
+                if chunk.times:
+                    self.partial_stamp = chunk.times[-1][1]
         if NEEDS_CLEANING.search(text):  # most chunks have no control bytes: skip the per-line pass
             parts = list(map(clean_line, parts))
             self.partial = clean_line(self.partial)
@@ -88,7 +123,9 @@ class Batch:
     status: str | None = None  # the job's status when it was last checked
     files: list[LogFile] | None = None  # the job's log files, when they changed
     ended: bool = False  # the job is terminal and the file has been read to its end
-    stamp: float = field(default_factory=time.time)
+    stamps: list[float] = field(default_factory=list)  # one per line: when it was written (or read)
+    partial_stamp: float = 0.0
+    written: bool = True  # the stamps are write times, not times read
 
 
 def tail_batches(tail: LogTail, cancelled: Callable[[], bool], status_s: float = STATUS_S) -> Iterator[Batch]:
@@ -98,6 +135,7 @@ def tail_batches(tail: LogTail, cancelled: Callable[[], bool], status_s: float =
     more often while it waits for the job's own log to appear."""
     ws, job = tail.workspace, tail.job
     lines: list[str] = []
+    stamps: list[float] = []
     sent_partial = ""
     last_sent = last_status = 0.0
     status: str | None = None
@@ -106,7 +144,7 @@ def tail_batches(tail: LogTail, cancelled: Callable[[], bool], status_s: float =
     while not cancelled():
         # Was the job already over before this read? Then an empty read means drained.
         drained_if_empty = terminal
-        got = tail.read(lines)
+        got = tail.read(lines, stamps)
         now = time.monotonic()
         new_files = None
         if now - last_status >= status_s:
@@ -119,8 +157,8 @@ def tail_batches(tail: LogTail, cancelled: Callable[[], bool], status_s: float =
         due = len(lines) >= BATCH_LINES or now - last_sent >= BATCH_S or not got
         ended = drained_if_empty and not got
         if (lines and due) or tail.partial != sent_partial or new_files is not None or ended:
-            yield Batch(lines, tail.partial, status, new_files, ended)
-            lines, sent_partial, last_sent = [], tail.partial, now
+            yield Batch(lines, tail.partial, status, new_files, ended, stamps, tail.partial_stamp, tail.written)
+            lines, stamps, sent_partial, last_sent = [], [], tail.partial, now
         if ended:
             return
         if not got:

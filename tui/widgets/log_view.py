@@ -64,8 +64,10 @@ class LogView(CachedStyles, ScrollView, can_focus=True):
         super().__init__(**kwargs)
         self.max_lines = max_lines
         self.lines: list[str] = []
-        self.stamps: list[float] = []
+        self.stamps: list[float] = []  # per line: when it was written (or, see `written`, read)
         self.partial = ""
+        self.partial_stamp: float | None = None
+        self.written = True  # the stamps are write times; False once any line came without one
         self.first_lineno = 0  # file line number of lines[0] (earlier lines were dropped)
         self.follow = True
         self.wrap = False
@@ -86,7 +88,8 @@ class LogView(CachedStyles, ScrollView, can_focus=True):
         return self.first_lineno + len(self.lines)
 
     def clear(self) -> None:
-        self.lines, self.stamps, self.partial = [], [], ""
+        self.lines, self.stamps, self.partial, self.partial_stamp = [], [], "", None
+        self.written = True
         self.first_lineno = self.new_lines = self._max_width = 0
         self.matches, self.match_index = [], None
         self._wrap_rows = []
@@ -96,14 +99,24 @@ class LogView(CachedStyles, ScrollView, can_focus=True):
         self.refresh()
         self._changed()
 
-    def append(self, lines: list[str], partial: str = "", stamp: float | None = None) -> None:
-        """Add complete lines (already cleaned) and the current unterminated tail."""
-        stamp = time.time() if stamp is None else stamp
+    def append(self, lines: list[str], partial: str = "", stamp: float | None = None,
+               stamps: list[float] | None = None, partial_stamp: float | None = None,
+               written: bool = True) -> None:
+        """Add complete lines (already cleaned) and the current unterminated tail, with when
+        each was written (`stamps`, one per line) or, without, `stamp` (default: now) for all;
+        `written` False says the stamps are when the lines were read, not written."""
         old_rows = self._row_count()
         start = len(self.lines)
         self.lines.extend(lines)
-        self.stamps.extend([stamp] * len(lines))
+        if stamps is not None and len(stamps) == len(lines):
+            self.stamps.extend(stamps)
+        else:
+            self.stamps.extend([time.time() if stamp is None else stamp] * len(lines))
+            written = written and stamps is not None
         self.partial = partial
+        self.partial_stamp = partial_stamp
+        if lines and not written:
+            self.written = False
         if lines:
             self._max_width = max(self._max_width, max(map(len, lines)))
         if len(self.lines) > self.max_lines + self.max_lines // 10:
@@ -287,14 +300,14 @@ class LogView(CachedStyles, ScrollView, can_focus=True):
                 text, stamp = self.lines[index][col : col + self._wrap_width], self.stamps[index]
                 show_stamp = col == 0
             elif row == len(self._wrap_rows) and self.partial:
-                index, text, stamp, show_stamp = -1, self.partial, time.time(), True
+                index, text, stamp, show_stamp = -1, self.partial, self._partial_stamp(), True
             else:
                 return Strip.blank(width, base)
         else:
             if row < len(self.lines):
                 index, text, stamp, show_stamp = row, self.lines[row], self.stamps[row], True
             elif row == len(self.lines) and self.partial:
-                index, text, stamp, show_stamp = -1, self.partial, time.time(), True
+                index, text, stamp, show_stamp = -1, self.partial, self._partial_stamp(), True
             else:
                 return Strip.blank(width, base)
         segments: list[Segment] = []
@@ -308,6 +321,9 @@ class LogView(CachedStyles, ScrollView, can_focus=True):
             return strip.crop_extend(0, width, base)
         x = int(self.scroll_x)
         return strip.crop_extend(x, x + width, base)
+
+    def _partial_stamp(self) -> float:
+        return self.partial_stamp if self.partial_stamp else time.time()
 
     def _highlight(self, text: str, style: Style, index: int) -> list[Segment]:
         if self.pattern is None or not text:

@@ -200,6 +200,14 @@ class LogChunk:
     it is `final`: the job has ended and the read reached the end of the file, so an
     incomplete character at the end never will be completed and is decoded as U+FFFD.
     `next_offset` is where to read next.
+
+    `times` says when the chunk's bytes were written, as marks `(end, time)`: every byte
+    before offset `end` had been written by `time` (POSIX seconds). A line's write time is
+    the time of the first mark at or after its end (the offset just past its newline). The
+    marks are in offset order (a mark out of order is still true), and they cover the
+    chunk: the last is at or after `next_offset`; an empty chunk has none. `times` is None
+    where the backend knows no write times (Azure logs): a reader then shows when it read
+    each line, and says so.
     """
 
     name: str
@@ -207,6 +215,7 @@ class LogChunk:
     next_offset: int
     text: str
     final: bool = False
+    times: tuple[tuple[int, float], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -318,7 +327,8 @@ class Workspace(ABC):
     @abstractmethod
     def read_log(self, name: str, file: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
         """Read a log file from a byte offset; returns an empty chunk at the end (`final`
-        once the job has ended)."""
+        once the job has ended). The chunk says when its lines were written where the
+        backend knows (`LogChunk.times`)."""
 
     @abstractmethod
     def job_metrics(self, name: str) -> dict[str, list[MetricPoint]]:

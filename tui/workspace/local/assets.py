@@ -15,6 +15,7 @@ from typing import Any, Callable
 import orjson
 
 from ..base import Asset, AssetKind, Job, NotFoundError, Page
+from . import jobstore
 from .jobstore import iso
 
 
@@ -42,7 +43,22 @@ def _environment(root: Path, r: sqlite3.Row) -> dict[str, Any]:
 def _compute(root: Path, r: sqlite3.Row) -> dict[str, Any]:
     return {"name": r["name"], "type": r["type"], "max_concurrency": r["max_concurrency"],
             "description": r["description"], "provisioning_state": "Succeeded",
-            "state": "Running", "creation_context": _created(r), "id": f"azureml:{r['name']}"}
+            "state": "Running", "running_jobs": r["running_jobs"], "queued_jobs": r["queued_jobs"],
+            "creation_context": _created(r), "id": f"azureml:{r['name']}"}
+
+
+def _in(statuses: tuple[str, ...]) -> str:
+    return f"status IN ({', '.join(repr(s) for s in statuses)})"
+
+
+# Each compute with the jobs that hold its slots ("running": Preparing to Finalizing) and
+# those waiting for one: one grouped count over the active jobs, joined, not a query per row.
+_COMPUTE_WITH_JOBS = (
+    "(SELECT c.*, coalesce(j.running, 0) AS running_jobs, coalesce(j.queued, 0) AS queued_jobs "
+    f"FROM compute c LEFT JOIN (SELECT compute, sum({_in(jobstore.HOLDING)}) AS running, "
+    f"sum({_in(jobstore.WAITING)}) AS queued FROM jobs "
+    f"WHERE {_in(jobstore.HOLDING + jobstore.WAITING)} GROUP BY compute) j ON j.compute = c.name)"
+)
 
 
 def _model(root: Path, r: sqlite3.Row) -> dict[str, Any]:
@@ -65,6 +81,11 @@ class AssetDescriptor:
     fields: Callable[[Path, sqlite3.Row], dict[str, Any]]
     versioned: bool = True
     order: str = "created_at DESC"
+    source: str = ""  # unversioned kinds: what rows are read from, when more than `table`
+
+    @property
+    def rows_from(self) -> str:
+        return self.source or self.table
 
     def to_asset(self, root: Path, row: sqlite3.Row) -> Asset:
         return Asset(self.kind, row["name"], row["version"] if self.versioned else None, self.fields(root, row))
@@ -76,13 +97,14 @@ class AssetDescriptor:
         if self.versioned:  # one row per name, its latest version (az ml data list shows the same)
             return (f"SELECT * FROM {self.table} t WHERE created_at = "
                     f"(SELECT max(created_at) FROM {self.table} WHERE name = t.name) ORDER BY {self.order}")
-        return f"SELECT * FROM {self.table} ORDER BY {self.order}"
+        return f"SELECT * FROM {self.rows_from} ORDER BY {self.order}"
 
 
 DESCRIPTORS: dict[AssetKind, AssetDescriptor] = {d.kind: d for d in (
     AssetDescriptor(AssetKind.DATA, "data", _data),
     AssetDescriptor(AssetKind.ENVIRONMENTS, "environments", _environment),
-    AssetDescriptor(AssetKind.COMPUTE, "compute", _compute, versioned=False, order="name"),
+    AssetDescriptor(AssetKind.COMPUTE, "compute", _compute, versioned=False, order="name",
+                    source=_COMPUTE_WITH_JOBS),
     AssetDescriptor(AssetKind.MODELS, "models", _model),
     AssetDescriptor(AssetKind.ENDPOINTS, "endpoints", _endpoint, versioned=False, order="name"),
 )}
@@ -115,7 +137,7 @@ def list_versions(conn: sqlite3.Connection, root: Path, kind: AssetKind, name: s
 def get(conn: sqlite3.Connection, root: Path, kind: AssetKind, name: str, version: str | None) -> Asset:
     d = descriptor(kind)
     if not d.versioned:
-        row = conn.execute(f"SELECT * FROM {d.table} WHERE name = ?", (name,)).fetchone()
+        row = conn.execute(f"SELECT * FROM {d.rows_from} WHERE name = ?", (name,)).fetchone()
     elif version is None:
         row = conn.execute(f"SELECT * FROM {d.table} WHERE name = ? ORDER BY created_at DESC LIMIT 1",
                            (name,)).fetchone()
@@ -135,7 +157,14 @@ def next_version(conn: sqlite3.Connection, kind: AssetKind, name: str) -> str:
     return str(max(numeric) + 1 if numeric else 1)
 
 
-def row_to_job(r: sqlite3.Row) -> Job:
+def rows_to_jobs(conn: sqlite3.Connection, rows: list[sqlite3.Row]) -> list[Job]:
+    """Jobs rows as jobs; those waiting for a slot say why (`properties.queue_reason`)."""
+    waiting = {r["compute"] for r in rows if r["status"] in jobstore.WAITING}
+    reasons = jobstore.queue_reasons(conn, waiting)
+    return [row_to_job(r, reasons.get(r["name"])) for r in rows]
+
+
+def row_to_job(r: sqlite3.Row, queue_reason: str | None = None) -> Job:
     """A jobs row as `az ml job show` shows it (the stored record keeps most of it ready)."""
     fields = orjson.loads(r["spec"])
     fields["status"] = r["status"]
@@ -150,6 +179,8 @@ def row_to_job(r: sqlite3.Row) -> Job:
         props["exit_code"] = str(r["exit_code"])
     if r["mlflow_run_id"]:
         props["mlflow.runId"] = r["mlflow_run_id"]
+    if queue_reason:
+        props["queue_reason"] = queue_reason
     if r["error"]:
         fields["error"] = json.loads(r["error"])
     return Job(AssetKind.JOBS, r["name"], None, fields, status=r["status"], display_name=r["display_name"],

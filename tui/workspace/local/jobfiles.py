@@ -13,7 +13,7 @@ from typing import Any, Mapping
 
 from .. import spec as specs
 from ..base import InvalidSpecError, LogChunk, NotFoundError, WorkspaceError
-from . import jobstore
+from . import jobstore, logtimes
 from .catalog import transaction
 from .layout import JobLayout
 from .resolve import Draft
@@ -123,10 +123,14 @@ def read_log(layout: JobLayout, name: str, file: str, offset: int, max_bytes: in
         with open(path, "rb") as f:
             f.seek(offset)
             data = f.read(max_bytes)
+            # After the read: the time of the last write, so of every byte just read.
+            mtime = os.fstat(f.fileno()).st_mtime
     except FileNotFoundError:
         raise NotFoundError(f"job {name!r} has no log file {file!r}") from None
     if ended and len(data) < max_bytes:
-        return LogChunk(file, offset, offset + len(data), data.decode("utf-8", "replace"), final=True)
+        end = offset + len(data)
+        return LogChunk(file, offset, end, data.decode("utf-8", "replace"), final=True,
+                        times=_write_times(layout, file, offset, end, mtime))
     # Never split a multi-byte character: hold back an incomplete tail for the next read.
     cut = len(data)
     for back in range(1, min(4, len(data)) + 1):
@@ -139,7 +143,24 @@ def read_log(layout: JobLayout, name: str, file: str, offset: int, max_bytes: in
                 cut = len(data) - back
         break
     data = data[:cut]
-    return LogChunk(file, offset, offset + len(data), data.decode("utf-8", "replace"))
+    end = offset + len(data)
+    return LogChunk(file, offset, end, data.decode("utf-8", "replace"),
+                    times=_write_times(layout, file, offset, end, mtime))
+
+
+def _write_times(layout: JobLayout, file: str, offset: int, end: int, mtime: float) -> tuple | None:
+    """The marks covering bytes `offset`..`end` (see LogChunk.times), or None for a job
+    whose write times are not recorded."""
+    if not layout.log_times_dir.is_dir():
+        return None
+    if end == offset:
+        return ()
+    marks = logtimes.marks_covering(layout.log_times(file), offset, end) or []
+    if not any(mark_end >= end for mark_end, _ in marks):
+        # The runner marks every 100 ms (and a log written after it ended, not at all):
+        # the log's own mtime covers what it has not marked yet.
+        marks.append((end, mtime))
+    return tuple(marks)
 
 
 def download(layout: JobLayout, name: str, download_path: Path, output_name: str | None, all: bool) -> Path:

@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from . import tracking
+from . import logtimes, tracking
 from .catalog import transaction
 from .detached import spawn_detached
 from .layout import LIFECYCLE_LOG, RUNNER_LOG, JobLayout
@@ -50,11 +50,15 @@ def write_status_file(root: Path, name: str, row: dict) -> None:
 
 
 def log_lifecycle(root: Path, name: str, message: str) -> None:
-    path = JobLayout.of(root, name).log(LIFECYCLE_LOG)
+    layout = JobLayout.of(root, name)
+    path = layout.log(LIFECYCLE_LOG)
     if path.parent.is_dir():
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
         with open(path, "a", encoding="utf-8") as f:
             f.write(f"{stamp} {message}\n")
+            f.flush()
+            # Its write time: lines come before the runner watches its logs, and after.
+            logtimes.mark_written(layout, LIFECYCLE_LOG, f.fileno())
 
 
 def set_status(conn: sqlite3.Connection, root: Path, name: str, status: str, *,
@@ -137,6 +141,31 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
             conn.executemany("UPDATE jobs SET claimed_at = 0 WHERE name = ? AND runner_pid IS NULL",
                              [(n,) for n in to_spawn[len(spawned):]])
     return to_spawn
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def queue_reasons(conn: sqlite3.Connection, computes: set[str]) -> dict[str, str]:
+    """Why each waiting job of `computes` waits, as `schedule` sees it: "cpu-cluster 2/2 busy,
+    3rd in line" (slots go to the waiting jobs of a compute in submission order). Two
+    grouped queries over the active jobs (the jobs_active index), whatever the page size."""
+    if not computes:
+        return {}
+    marks = ",".join("?" * len(computes))
+    held = dict(conn.execute(
+        f"SELECT compute, count(*) FROM jobs WHERE status IN ({','.join('?' * len(HOLDING))}) "
+        f"AND compute IN ({marks}) GROUP BY compute", (*HOLDING, *computes)).fetchall())
+    caps = dict(conn.execute(f"SELECT name, max_concurrency FROM compute WHERE name IN ({marks})",
+                             tuple(computes)).fetchall())
+    rows = conn.execute(
+        f"SELECT name, compute, row_number() OVER (PARTITION BY compute ORDER BY seq) FROM jobs "
+        f"WHERE status IN ({','.join('?' * len(WAITING))}) AND compute IN ({marks})",
+        (*WAITING, *computes)).fetchall()
+    return {name: f"{compute} {held.get(compute, 0)}/{caps.get(compute, 1)} busy, {_ordinal(place)} in line"
+            for name, compute, place in rows}
 
 
 def spawn_runner(root: Path, name: str) -> int:

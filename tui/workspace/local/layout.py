@@ -18,6 +18,9 @@ LOG_FOLDERS = (USER_LOGS, SYSTEM_LOGS)
 BUILD_LOG = f"{SYSTEM_LOGS}/environment_build.txt"  # the Preparing log
 LIFECYCLE_LOG = f"{SYSTEM_LOGS}/lifecycle.txt"
 RUNNER_LOG = f"{SYSTEM_LOGS}/runner.txt"
+# When each log's bytes were written (logtimes.py): log_times/<log name>, apart from the logs
+# so that listing and downloading the logs never meet them.
+LOG_TIMES = "log_times"
 _RANK_RE = re.compile(r"^std_log_process_(\d+)\.txt$")
 
 
@@ -83,11 +86,21 @@ class JobLayout:
     def system_logs(self) -> Path:
         return self.dir / SYSTEM_LOGS
 
-    FOLDERS = (USER_LOGS, SYSTEM_LOGS, "outputs", "named-outputs")
+    FOLDERS = (USER_LOGS, SYSTEM_LOGS, "outputs", "named-outputs",
+               LOG_TIMES, *(f"{LOG_TIMES}/{folder}" for folder in LOG_FOLDERS))
 
     def log(self, name: str) -> Path:
         """The path of a log named relative to the job (`system_logs/lifecycle.txt`)."""
         return self.dir / name
+
+    @property
+    def log_times_dir(self) -> Path:
+        """Exists for jobs whose log write times are recorded (older jobs have none)."""
+        return self.dir / LOG_TIMES
+
+    def log_times(self, name: str) -> Path:
+        """The write-time marks of the log `name` (logtimes.py reads and writes them)."""
+        return self.dir / LOG_TIMES / name
 
     def std_log(self, rank: int, count: int) -> Path:
         return self.user_logs / std_log_name(rank, count)

@@ -22,6 +22,7 @@ from .catalog import connect, transaction
 from ..redact import mask_env, redact, secret_values
 from .environments import EnvironmentBuildError, materialise
 from .layout import BUILD_LOG, JobLayout
+from .logtimes import LogClock
 from .plan import PlanError, RunPlan
 
 CANCEL_GRACE_S = float(os.environ.get("AML_TUI_CANCEL_GRACE", "10"))
@@ -42,6 +43,7 @@ class Runner:
         self.timed_out = False
         self.first_failure: int | None = None  # exit code of the first rank that failed by itself
         self.ended = False  # the job's processes are all gone (then, and only then, runners may be spawned)
+        self.clock = LogClock(self.layout)  # when each log line was written
 
     # -- status helpers
 
@@ -81,6 +83,7 @@ class Runner:
     def run(self) -> int:
         if not self.claim():
             return 0
+        self.clock.start()
         signal.signal(signal.SIGTERM, self._on_sigterm)
         isolation.become_subreaper()
         run_id = None
@@ -241,6 +244,7 @@ class Runner:
         with transaction(self.conn):
             jobstore.set_status(self.conn, self.root, self.name, status, end_time=time.time(),
                                 exit_code=exit_code, error=err)
+        self.clock.stop()  # the logs are whole: the last marks go in
         if run_id:
             tracking.end_run(self.root, run_id, {"Completed": "FINISHED", "Canceled": "KILLED"}.get(status, "FAILED"))
         jobstore.schedule(self.conn, self.root)

@@ -169,14 +169,14 @@ class LocalWorkspace(Workspace):
         more = bool(max_results) and len(rows) > max_results
         if more:
             rows = rows[:max_results]
-        return Page([assets.row_to_job(r) for r in rows], str(rows[-1]["seq"]) if more else None)
+        return Page(assets.rows_to_jobs(self._conn, rows), str(rows[-1]["seq"]) if more else None)
 
     def get_job(self, name: str) -> Job:
         jobstore.reconcile(self._conn, self.root, start_jobs=not self.read_only)
         row = self._conn.execute("SELECT * FROM jobs WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise NotFoundError(f"job {name!r} not found")
-        return assets.row_to_job(row)
+        return assets.rows_to_jobs(self._conn, [row])[0]
 
     # ------------------------------------------------------------------ jobs: create (resolve.py, jobfiles.py)
 
