@@ -39,7 +39,7 @@ def test_a_full_command_job_parses():
 
 @pytest.mark.parametrize("doc, field, words", [
     ({"inputs": {}}, "command", "required"),
-    ({"command": ""}, "command", "non-empty string"),
+    ({"command": ""}, "command", "the command is empty"),
     ({"command": "x", "comand": "typo"}, "comand", "unknown field; allowed: "),
     ({"command": "echo ${{inputs.nope}}", "inputs": {"a": 1}}, "command", "undeclared input 'nope'; declared inputs: a"),
     ({"command": "echo ${{outputs.o}}"}, "command", "undeclared output 'o'"),
