@@ -5,24 +5,28 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from .. import spec as specs
 from ..base import InvalidSpecError, LogChunk, NotFoundError, WorkspaceError
 from . import jobstore, logtimes
 from .catalog import transaction
 from .layout import JobLayout
-from .resolve import Draft
+
+if TYPE_CHECKING:  # resolving (and the spec package) is only needed to create a job
+    from .resolve import Draft
 
 # jobs/.new/<name>-<pid>/ holds a job folder while create_job fills it.
 INCOMING = ".new"
 # An unfinished creation this old is removed even if its pid is alive (the pid was reused).
 UNFINISHED_STALE_S = 3600.0
 _iso = jobstore.iso
+# An output name is an identifier (spec's rule), so `../outputs` never leaves named-outputs/.
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def sweep_unfinished(root: Path, conn: sqlite3.Connection) -> None:
@@ -180,7 +184,7 @@ def download(layout: JobLayout, name: str, download_path: Path, output_name: str
         if output_name == "default":
             output_name = None
         # An output name is an identifier; `../outputs` must not reach outside named-outputs/.
-        elif not specs.IDENT_RE.fullmatch(output_name) or not (named / output_name).is_dir():
+        elif not _IDENT_RE.fullmatch(output_name) or not (named / output_name).is_dir():
             outs = sorted(p.name for p in named.iterdir()) if named.is_dir() else []
             raise NotFoundError(f"job {name!r} has no output {output_name[:80]!r}; outputs: "
                                 f"default{''.join(', ' + o for o in outs)}")

@@ -31,12 +31,14 @@ from ..base import (
     Workspace,
     WorkspaceInfo,
 )
-from . import assets, files, jobfiles, jobstore, register, tracking
+from . import assets, files, jobfiles, jobstore, tracking
 from .catalog import connect, transaction
 from .layout import JobLayout
-from .resolve import DEFAULT_COMPUTE, MAX_LOCAL_PROCESSES, JobResolver
 
-__all__ = ["LocalWorkspace", "default_root", "DEFAULT_COMPUTE", "MAX_LOCAL_PROCESSES"]
+__all__ = ["LocalWorkspace", "default_root"]
+
+# The local compute every workspace has (resolve.py names it the default too).
+DEFAULT_COMPUTE = "local"
 
 
 _ADJECTIVES = ("amber", "brave", "calm", "clever", "eager", "gentle", "happy", "jolly", "keen", "lively",
@@ -181,10 +183,14 @@ class LocalWorkspace(Workspace):
     # ------------------------------------------------------------------ jobs: create (resolve.py, jobfiles.py)
 
     def validate_job(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> dict[str, Any]:
+        from .resolve import JobResolver  # resolving imports the spec package: not on read paths
+
         return JobResolver(self).resolve(document, base_dir=Path(base_dir), source=source)[0]
 
     def create_job(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> Job:
         self._writable()
+        from .resolve import JobResolver
+
         shown, draft = JobResolver(self).resolve(document, base_dir=Path(base_dir), source=source)
         name = shown["name"] or _new_job_name()
         shown["name"] = name
@@ -249,14 +255,20 @@ class LocalWorkspace(Workspace):
 
     def create_data(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> Asset:
         self._writable()
+        from . import register
+
         return register.create_data(self, document, base_dir=base_dir, source=source)
 
     def create_environment(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> Asset:
         self._writable()
+        from . import register
+
         return register.create_environment(self, document, base_dir=base_dir, source=source)
 
     def create_compute(self, document: Mapping[str, Any], *, source: str) -> Asset:
         self._writable()
+        from . import register
+
         return register.create_compute(self, document, source=source)
 
     def wait_for_job(self, name: str, timeout: float | None = None, poll: float = 0.05) -> Job:
