@@ -192,6 +192,21 @@ def build_log(files: Sequence[LogFile]) -> LogFile | None:
     return next((f for f in files if f.role == "build"), None)
 
 
+def split_utf8(data: bytes) -> tuple[bytes, bytes]:
+    """(complete, incomplete tail): never end inside a multi-byte character. Backends cut a
+    chunk with this, so a character split across two reads is decoded whole from the next."""
+    for back in range(1, min(4, len(data)) + 1):
+        byte = data[-back]
+        if byte & 0xC0 == 0x80:
+            continue
+        if byte & 0x80:
+            need = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4
+            if back < need:
+                return data[:-back], data[-back:]
+        break
+    return data, b""
+
+
 @dataclass(frozen=True)
 class LogChunk:
     """Bytes `offset`..`next_offset` of a log file, decoded as UTF-8.

@@ -12,35 +12,14 @@ from __future__ import annotations
 import re
 import threading
 import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator, Mapping
 
-from ..base import LogChunk, LogFile, NotFoundError, WorkspaceError
+from ..base import LogChunk, LogFile, NotFoundError, WorkspaceError, split_utf8
 from ..redact import redact
 
 _RANK_RE = re.compile(r"std_log_process_(\d+)\.txt$")
 _CONTENT_RANGE_RE = re.compile(r"bytes (?:(\d+)-(\d+)|\*)/(\d+|\*)")
-
-
-def split_utf8(data: bytes) -> tuple[bytes, bytes]:
-    """(complete, incomplete tail): never end inside a multi-byte character."""
-    for back in range(1, min(4, len(data)) + 1):
-        byte = data[-back]
-        if byte & 0xC0 == 0x80:
-            continue
-        if byte & 0x80:
-            need = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4
-            if back < need:
-                return data[:-back], data[-back:]
-        break
-    return data, b""
-
-
-def _build(cls: type, **values: Any) -> Any:
-    """Construct a record with the fields its class has (the contract is gaining `role`, `rank`
-    and `final`; older classes simply do not get them)."""
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in values.items() if k in names})
 
 
 def role_of(name: str) -> str:
@@ -100,7 +79,7 @@ class LogReader:
         out = []
         for name in sorted(urls, key=order_key):
             state = self._files[(job, name)]
-            out.append(_build(LogFile, name=redact(name), size=state.size, role=role_of(name), rank=rank_of(name)))
+            out.append(LogFile(name=redact(name), size=state.size, role=role_of(name), rank=rank_of(name)))
         return out
 
     def read(self, job: str, name: str, offset: int = 0, max_bytes: int = 1 << 20) -> LogChunk:
@@ -134,7 +113,7 @@ class LogReader:
         next_offset = offset + len(text_bytes)
         state.tail_offset, state.tail = (next_offset, tail) if tail else (-1, b"")
         # Azure's system logs print SAS URLs of the job's storage: mask them like any other secret.
-        return _build(LogChunk, name=name, offset=offset, next_offset=next_offset,
+        return LogChunk(name=name, offset=offset, next_offset=next_offset,
                       text=redact(text_bytes.decode("utf-8", "replace")), final=final)
 
     def _fetch(self, job: str, name: str, state: _FileState, start: int, want: int) -> bytes:

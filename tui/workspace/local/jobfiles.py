@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
-from ..base import InvalidSpecError, LogChunk, NotFoundError, WorkspaceError
+from ..base import InvalidSpecError, LogChunk, NotFoundError, WorkspaceError, split_utf8
 from . import jobstore, logtimes
 from .catalog import transaction
 from .layout import JobLayout
@@ -136,17 +136,7 @@ def read_log(layout: JobLayout, name: str, file: str, offset: int, max_bytes: in
         return LogChunk(file, offset, end, data.decode("utf-8", "replace"), final=True,
                         times=_write_times(layout, file, offset, end, mtime))
     # Never split a multi-byte character: hold back an incomplete tail for the next read.
-    cut = len(data)
-    for back in range(1, min(4, len(data)) + 1):
-        byte = data[-back]
-        if byte & 0xC0 == 0x80:
-            continue
-        if byte & 0x80:
-            need = 2 if byte & 0xE0 == 0xC0 else 3 if byte & 0xF0 == 0xE0 else 4
-            if back < need:
-                cut = len(data) - back
-        break
-    data = data[:cut]
+    data, _ = split_utf8(data)
     end = offset + len(data)
     return LogChunk(file, offset, end, data.decode("utf-8", "replace"),
                     times=_write_times(layout, file, offset, end, mtime))
