@@ -241,23 +241,33 @@ def _conda_environment(root: Path, conda: dict[str, Any], tool: str, label: str,
                 out.flush()
                 log(text)
 
-            emit("$ " + " ".join(cmd) + "\n")
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                    cwd=env_dir, stdin=subprocess.DEVNULL, process_group=0)
-            on_build(proc)
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                emit(line)
-            if proc.wait() != 0:
-                emit(f"{tool} failed with exit code {proc.returncode}\n")
+            code = _run_build(cmd, env_dir, emit, on_build)
+            if code != 0:
+                emit(f"{tool} failed with exit code {code}\n")
                 raise EnvironmentBuildError(f"{os.path.basename(tool)} could not create the environment "
-                                            f"(exit code {proc.returncode}); see {build_log}")
+                                            f"(exit code {code}); see {build_log}")
             if not python.exists():
                 raise EnvironmentBuildError(f"the conda environment has no {python}; add python to the "
                                             "conda file's dependencies")
             emit("environment ready\n")
         (env_dir / "conda-ready").touch()
     return str(python)
+
+
+def _run_build(cmd: list[str], cwd: Path, emit: Callable[[str], None],
+               on_build: Callable[[subprocess.Popen], None]) -> int:
+    """Run a build command (pip, conda), its output to `emit`; returns its exit code. In its own
+    group, so cancel can stop it, and it dies with the runner, even of SIGKILL."""
+    from .isolation import die_with_parent
+
+    emit("$ " + " ".join(cmd) + "\n")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=cwd,
+                            stdin=subprocess.DEVNULL, process_group=0, preexec_fn=die_with_parent())
+    on_build(proc)
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        emit(line)
+    return proc.wait()
 
 
 def _build(env_dir: Path, pip: list[str], log: Callable[[str], None],
@@ -285,18 +295,9 @@ def _build(env_dir: Path, pip: list[str], log: Callable[[str], None],
         (env_dir / "requirements.txt").write_text("\n".join(pip) + "\n")
         cmd = [str(venv / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check",
                "-r", str(env_dir / "requirements.txt")]
-        emit("$ " + " ".join(cmd) + "\n")
-        from .isolation import die_with_parent
-
-        # Its own group, so cancel can stop it; and it dies with the runner, even of SIGKILL.
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=env_dir,
-                                process_group=0, preexec_fn=die_with_parent())
-        on_build(proc)
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            emit(line)
-        if proc.wait() != 0:
-            emit(f"pip install failed with exit code {proc.returncode}\n")
-            raise EnvironmentBuildError(f"pip install failed with exit code {proc.returncode}; see {env_dir / 'build.log'}")
+        code = _run_build(cmd, env_dir, emit, on_build)
+        if code != 0:
+            emit(f"pip install failed with exit code {code}\n")
+            raise EnvironmentBuildError(f"pip install failed with exit code {code}; see {env_dir / 'build.log'}")
         make_private(venv)
         emit("environment ready\n")
