@@ -98,3 +98,18 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def tiny_wheel(folder: Path, module: str, value: int) -> Path:
+    """A real, minimal pure-Python wheel of `module` (with `VALUE = value`); pip installs it offline."""
+    import zipfile
+
+    dist = module.replace("_", "-")
+    wheel = folder / f"{module}-0.1-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr(f"{module}/__init__.py", f"VALUE = {value}\n")
+        z.writestr(f"{module}-0.1.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
+        z.writestr(f"{module}-0.1.dist-info/WHEEL",
+                   "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        z.writestr(f"{module}-0.1.dist-info/RECORD", "")
+    return wheel

@@ -8,28 +8,14 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
-from pathlib import Path
 
 import psutil
 import pytest
 
 from tests.backend.test_local_jobs import log_text, submit, wait_status
-from tests.conftest import write
+from tests.conftest import tiny_wheel, write
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
-
-
-def _wheel(folder: Path, module: str, value: int) -> Path:
-    dist = module.replace("_", "-")
-    wheel = folder / f"{module}-0.1-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as z:
-        z.writestr(f"{module}/__init__.py", f"VALUE = {value}\n")
-        z.writestr(f"{module}-0.1.dist-info/METADATA", f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n")
-        z.writestr(f"{module}-0.1.dist-info/WHEEL",
-                   "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        z.writestr(f"{module}-0.1.dist-info/RECORD", "")
-    return wheel
 
 
 def _processes(match) -> list[psutil.Process]:
@@ -82,8 +68,8 @@ PROBE = ("import sys, os, importlib.util as u; "
 
 
 def test_pip_install_in_a_job_lands_in_that_job_only(ws, tmp_path):
-    first = _wheel(tmp_path, "amltui_isopkg", 7)
-    second = _wheel(tmp_path, "amltui_isopkg_two", 8)
+    first = tiny_wheel(tmp_path, "amltui_isopkg", 7)
+    second = tiny_wheel(tmp_path, "amltui_isopkg_two", 8)
     probe = PROBE.format(tool=sys.prefix)
     # The probe goes first and must pass: if the job ran in the tool's interpreter, pip never runs.
     command = (f"python -c \"{probe}\" && "

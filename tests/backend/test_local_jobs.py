@@ -8,12 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import write
+from tests.conftest import tiny_wheel, write
 from tui.workspace.base import BackendUnavailableError, InvalidSpecError, NotFoundError
 
 
@@ -283,18 +282,6 @@ def test_four_concurrent_submitters_each_job_runs_exactly_once(ws, tmp_path):
     assert sorted(ran) == sorted(names)  # every job once, none twice
 
 
-def _tiny_wheel(folder: Path) -> Path:
-    wheel = folder / "amltui_tinypkg-0.1-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as z:
-        z.writestr("amltui_tinypkg/__init__.py", "VALUE = 42\n")
-        z.writestr("amltui_tinypkg-0.1.dist-info/METADATA",
-                   "Metadata-Version: 2.1\nName: amltui-tinypkg\nVersion: 0.1\n")
-        z.writestr("amltui_tinypkg-0.1.dist-info/WHEEL",
-                   "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        z.writestr("amltui_tinypkg-0.1.dist-info/RECORD", "")
-    return wheel
-
-
 def test_environment_reuses_this_interpreter_or_builds_a_cached_venv(ws, tmp_path):
     import yaml as _yaml
 
@@ -309,7 +296,7 @@ def test_environment_reuses_this_interpreter_or_builds_a_cached_venv(ws, tmp_pat
     assert "skipping Azure-only packages here: azureml-mlflow==1.0" in prepare and "reusing" in prepare
     assert job.fields["environment"] == "azureml:satisfied:1"
 
-    wheel = _tiny_wheel(tmp_path)
+    wheel = tiny_wheel(tmp_path, "amltui_tinypkg", 42)
     env = {"conda_file": {"dependencies": ["python=3.11", {"pip": [f"amltui-tinypkg @ {wheel.as_uri()}"]}]}}
     cmd = "python -c 'import amltui_tinypkg, yaml; print(amltui_tinypkg.VALUE)'"
     first = ws.wait_for_job(submit(ws, {"command": cmd, "environment": env}).name, 180)

@@ -8,12 +8,11 @@ import stat
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import yaml
 
-from tests.conftest import REPO, run_cli, write
+from tests.conftest import REPO, run_cli, tiny_wheel, write
 from tui.workspace.base import NotFoundError
 from tui.workspace.redact import MASK
 
@@ -22,18 +21,6 @@ def _cli(root: Path, *args: str, timeout: float = 180) -> subprocess.CompletedPr
     """The real CLI, started with the usual umask 022 (this test process may hold another)."""
     return subprocess.run([sys.executable, "-m", "tui.cli", "--local", str(root), *args], capture_output=True,
                           text=True, cwd=REPO, timeout=timeout, umask=0o022)
-
-
-def _tiny_wheel(folder: Path) -> Path:
-    wheel = folder / "amltui_secretpkg-0.1-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as z:
-        z.writestr("amltui_secretpkg/__init__.py", "VALUE = 7\n")
-        z.writestr("amltui_secretpkg-0.1.dist-info/METADATA",
-                   "Metadata-Version: 2.1\nName: amltui-secretpkg\nVersion: 0.1\n")
-        z.writestr("amltui_secretpkg-0.1.dist-info/WHEEL",
-                   "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
-        z.writestr("amltui_secretpkg-0.1.dist-info/RECORD", "")
-    return wheel
 
 
 def _shared(root: Path, *, skip: tuple[Path, ...] = ()) -> list[str]:
@@ -70,7 +57,7 @@ while not os.path.exists(os.environ["RELEASE"]):
     time.sleep(0.05)
 """)
     write(code / "run.sh", "#!/bin/sh\nexec python main.py \"$@\"\n").chmod(0o755)
-    wheel = _tiny_wheel(tmp_path)
+    wheel = tiny_wheel(tmp_path, "amltui_secretpkg", 7)
     release = tmp_path / "release"
     jobfile = write(tmp_path / "job.yml", yaml.safe_dump({
         "code": "src", "command": "./run.sh ${{outputs.model}}", "outputs": {"model": {"type": "uri_folder"}},
