@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import sqlite3
 import time
@@ -14,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from .. import spec as specs
 from ..base import Asset, AssetKind, InvalidSpecError
-from ..redact import redact
 from . import assets, jobstore
 from .catalog import transaction
 from .resolve import JobResolver, build_context
@@ -26,11 +24,7 @@ if TYPE_CHECKING:
 
 def create_data(ws: "LocalWorkspace", document: Mapping[str, Any], *, base_dir: Path, source: str) -> Asset:
     spec = specs.parse_data(document, source, rules=LOCAL_RULES.data)
-    scheme = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*)://", spec.path)
-    if scheme and scheme.group(1).lower() != "file":
-        raise InvalidSpecError(
-            f"{redact(spec.path)} is a cloud location; the local workspace registers local files and "
-            "folders only (download it, then give its local path)", source=source, field="path")
+    # A cloud path was refused by LOCAL_RULES.data.
     src = (Path(base_dir) / spec.path.removeprefix("file://")).resolve()
     if not src.exists():
         raise InvalidSpecError(f"{src} does not exist", source=source, field="path")

@@ -91,12 +91,6 @@ class JobResolver:
                 raise InvalidSpecError(f"{code_dir} is a file; code must be a folder (the job's working "
                                        "directory, snapshotted)", source=source, field="code")
 
-        # Multi-node first: no local compute can fix it, while a missing compute can be created.
-        if spec.resources and int(spec.resources.get("instance_count") or 1) > 1:
-            raise InvalidSpecError(f"a multi-node job ({spec.resources['instance_count']} instances) needs an "
-                                   "Azure compute cluster; a local compute has one instance, this machine: use "
-                                   "instance_count: 1 (distribution.process_count_per_instance sets the processes)",
-                                   source=source, field="resources.instance_count")
         compute = DEFAULT_COMPUTE
         if spec.compute:
             compute = spec.compute.removeprefix("azureml:")
@@ -214,9 +208,7 @@ class JobResolver:
     def data_path(self, inp: specs.InputSpec, base_dir: Path, source: str) -> Path:
         field = f"inputs.{inp.name}.path"
         path = inp.path or ""
-        if path.startswith("azureml://"):
-            raise InvalidSpecError("datastore URIs are not available locally; register the data "
-                                   "(aml-tui data create) and use azureml:name@latest", source=source, field=field)
+        # Datastore and cloud paths were refused by LOCAL_RULES when the job was parsed.
         if path.startswith("azureml:"):
             try:
                 dname, version = specs.parse_reference(path)
@@ -231,9 +223,6 @@ class JobResolver:
                 raise InvalidSpecError(f"{path} is a {asset.fields['type']} asset, the input says {inp.type}",
                                        source=source, field=f"inputs.{inp.name}.type")
             return self._data_local_path(asset)
-        if "://" in path and not path.startswith("file://"):
-            raise InvalidSpecError(f"cannot read {path!r} locally; use a local path or a registered data asset",
-                                   source=source, field=field)
         local = (base_dir / path.removeprefix("file://")).resolve()
         if not local.exists():
             raise InvalidSpecError(f"{local} does not exist", source=source, field=field)
