@@ -56,10 +56,9 @@ FOLD_BELOW = 100  # columns under which the sidebar shows only the kinds' number
 
 
 def describe_workspace(info: WorkspaceInfo, read_only: bool) -> str:
-    parts = [" aml-tui", info.kind, info.name, info.location]
+    # READ-ONLY before the long parts: a narrow terminal cuts the header's end, not the mode.
+    parts = [" aml-tui", "READ-ONLY" if read_only else "", info.kind, info.name, info.location]
     parts += [f"{k}: {v}" for k, v in info.details.items()]
-    if read_only:
-        parts.append("READ-ONLY")
     return "  │  ".join(p for p in parts if p)
 
 
