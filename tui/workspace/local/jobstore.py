@@ -53,7 +53,9 @@ def log_lifecycle(root: Path, name: str, message: str) -> None:
     layout = JobLayout.of(root, name)
     path = layout.log(LIFECYCLE_LOG)
     if path.parent.is_dir():
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1000) % 1000:03d}Z"
+        # One clock reading: two could straddle a second and write a time a second early.
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1000) % 1000:03d}Z"
         with open(path, "a", encoding="utf-8") as f:
             f.write(f"{stamp} {message}\n")
             f.flush()
