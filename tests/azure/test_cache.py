@@ -17,7 +17,8 @@ from tests.azure.fake import CANARIES, FakeAzure
 from tui.columns import COLUMNS
 from tui.query import parse_query
 from tui.workspace.azure import AzureWorkspace
-from tui.workspace.azure.cache import AzureCache, cache_file
+from tui.workspace.azure.cache import AzureCache
+from tui.workspace.azure.store import cache_file
 from tui.workspace.base import AssetKind
 from tui.workspace.source import Count, ListQuery, MemorySource
 
@@ -172,18 +173,37 @@ def test_refresh_moves_status_queued_running_completed(opened, clock):
 
 def test_an_idle_app_makes_at_most_6_requests_a_minute(opened, clock):
     fake = FakeAzure(page_size=3)
-    for i in range(20):
+    for i in range(10):
         fake.add_job(f"job{i:02d}")
     ws, cache = opened(fake, clock)
     cache.fetch(JOBS, 0, 50, now=time.time())
-    cache.run_pending()  # the first load reads every page (7)
-    assert len(fake.requests) == 7
-    sent = drive(cache, clock, fake, 300)
+    cache.run_pending()  # the first load reads every page (4)
+    assert len(fake.requests) == 4
+    sent = [clock.t] * 4 + drive(cache, clock, fake, 300)
     per_minute = [sum(m * 60 <= t - 1000 < (m + 1) * 60 for t in sent) for m in range(5)]
     assert max(per_minute) <= 6, per_minute
     # It backs off while nothing changes: 10 s, 20 s, 40 s, then every 60 s.
-    assert [t - 1000 for t in sent[:4]] == [10, 30, 70, 130] and per_minute[-1] == 1
-    assert all(r.path.endswith("/jobs") and "$skip" not in r.url for r in fake.requests[7:])
+    assert [t - 1000 for t in sent[4:8]] == [10, 30, 70, 130] and per_minute[-1] == 1
+    assert all(r.path.endswith("/jobs") and "$skip" not in r.url for r in fake.requests[4:])
+
+
+def test_a_cold_start_loads_background_pages_within_the_budget(opened, clock):
+    fake = FakeAzure(page_size=3)
+    for i in range(40):  # 14 pages: more than a minute's budget
+        fake.add_job(f"job{i:02d}")
+    ws, cache = opened(fake, clock)
+    cache.fetch(JOBS, 0, 3, now=time.time())  # the window shows 3 rows and reads no further
+    sent = [clock.t] * len(fake.requests) + drive(cache, clock, fake, 59)
+    assert len(sent) <= 6
+    loaded = cache.count(JOBS)
+    assert 3 < loaded.total < 40 and not loaded.exact  # still loading: "of N loaded"
+    # The window reading on does not wait for the budget.
+    cache.fetch(JOBS, loaded.total, 3, now=time.time())
+    assert cache.count(JOBS).total == loaded.total + 3
+    sent += drive(cache, clock, fake, 240)
+    per_minute = [sum(m * 60 <= t - 1000 < (m + 1) * 60 for t in sent) for m in range(1, 5)]
+    assert max(per_minute) <= 6, per_minute
+    assert cache.count(JOBS) == Count(40, exact=True)
 
 
 def test_active_jobs_and_more_lists_stay_within_the_budget(opened, clock):
@@ -377,3 +397,39 @@ def test_the_refresher_thread_loads_and_follows_a_job(fake, opened):
     sent = len(fake.requests)
     time.sleep(0.3)
     assert len(fake.requests) == sent  # nothing after close()
+
+
+def test_first_rows_from_the_store_keep_the_default_order(opened, clock):
+    fake = FakeAzure(page_size=4)
+    for i in range(9):  # created in threes at the same second: ties go by name
+        fake.add_job(f"job{(i * 7) % 9}", created=fake.clock + 100 * (i // 3))
+    ws, cache = opened(fake, clock)
+    cache.fetch(JOBS, 0, 50, now=time.time())
+    cache.run_pending()
+    expected = names(MemorySource(ws).fetch(JOBS, 0, 50, now=time.time()))
+    cache.close()
+    ws2, warm = opened(fake, Clock())
+    assert names(warm.fetch(JOBS, 0, 50, now=time.time())) == expected  # from the store's index
+    assert names(warm.fetch(JOBS, 2, 4, now=time.time())) == expected[2:6]
+    assert not warm._lists[(AssetKind.JOBS, None)].loaded  # without reading every row
+    by_name = ListQuery(AssetKind.JOBS, sort="NAME")
+    assert names(warm.fetch(by_name, 0, 50, now=time.time())) == sorted(expected)
+
+
+def test_more_new_jobs_than_a_page_since_the_last_visit_are_walked_in(opened, clock):
+    fake = FakeAzure(page_size=3)
+    for i in range(4):
+        fake.add_job(f"old{i}")
+    ws, cache = opened(fake, clock)
+    cache.fetch(JOBS, 0, 50, now=time.time())
+    cache.run_pending()
+    assert cache.count(JOBS) == Count(4, exact=True)
+    cache.close()
+    for i in range(5):
+        fake.add_job(f"new{i}")
+    ws2, warm = opened(fake, Clock())
+    assert warm.count(JOBS) == Count(4, exact=True)  # as of the last visit
+    warm.fetch(JOBS, 0, 50, now=time.time())
+    warm.run_pending()
+    assert warm.count(JOBS) == Count(9, exact=True)
+    assert names(warm.fetch(JOBS, 0, 50, now=time.time()))[:6] == ["new4", "new3", "new2", "new1", "new0", "old3"]

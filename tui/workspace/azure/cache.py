@@ -15,85 +15,47 @@ fresh by one background thread, which makes every request this source sends:
 
 A list is "shown" while the window fetches it or asks its kind's watermark: an idle app asks
 the watermark of one kind, so it costs one request a minute once the schedule has backed off.
+However many lists are shown or jobs active, the requests no one waits for (refreshes, polls,
+background pages) keep within `BUDGET` (6) in any 60 s; the pages the window reads do not wait.
 
-Only the records the engine made are stored: their fields are normalised and already scrubbed
-of SAS signatures, keys and tokens (normalise.scrub); page tokens are kept in memory only.
-Nothing here imports the SDK.
+The store (store.py) holds only the records the engine made: their fields are normalised and
+already scrubbed of SAS signatures, keys and tokens (normalise.scrub); page tokens stay in
+memory. Nothing here imports the SDK.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import os
-import re
-import sqlite3
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
-import orjson
+from tui.columns import COLUMNS
 
-from tui.columns import COLUMNS, created_ts
-
-from ..base import Asset, AssetKind, Job, NotFoundError
+from ..base import Asset, AssetKind, Job, NotFoundError, WorkspaceError
 from ..source import PAGE_ROWS, AssetSource, Changes, Count, ListQuery, apply_query
 from . import normalise as norm
+from .store import Store, cache_file, default_cache_dir
 
 if TYPE_CHECKING:
     from .workspace import AzureWorkspace
 
-CACHE_ENV = "AML_TUI_CACHE"  # overrides the user cache dir (tests set it)
 MIN_INTERVAL = 10.0  # seconds between refreshes of a list that changes or has active jobs
 MAX_INTERVAL = 60.0  # ... of a list that stopped changing (the interval doubles up to here)
 SHOWN_FOR = 90.0  # a list nobody fetched, or asked the watermark of, for this long is not refreshed
 FETCH_WAIT = 5.0  # the longest `fetch` waits for a page when it has no row to return
 POLLS_PER_ROUND = 3  # active jobs off the first page polled per refresh (each at most once a MAX_INTERVAL)
 CHILD_PAGES = 50  # run-history pages of one job's children read per refresh
-BUDGET = 6  # refresh requests in any 60 s: however many lists are shown, or jobs active
+# Requests in any 60 s made for no one waiting (refreshes, polls, background pages), however
+# many lists are shown or jobs active. The pages the window reads are not counted.
+BUDGET = 6
 CHANGE_LOG = 5000  # changed rows remembered for `changes`; older watermarks get a reset
-SCHEMA = 3
 # Compute states that are on their way somewhere: refreshed as fast as active jobs.
 _MOVING_COMPUTE = frozenset({"Starting", "Stopping", "Restarting", "Creating", "Deleting", "Updating",
                              "Resizing"})
-
-
-def default_cache_dir() -> Path:
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env).expanduser()
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("aml-tui", appauthor=False))
-
-
-def cache_file(directory: Path | str, subscription: str, group: str, workspace: str) -> Path:
-    """The store of one workspace: readable name, and a digest of the full identity (Azure
-    names are case-insensitive, and two groups may hold workspaces of the same name)."""
-    ident = f"{subscription}/{group}/{workspace}".lower()
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", workspace)[:60]
-    return Path(directory) / f"azure-{readable}-{hashlib.sha256(ident.encode()).hexdigest()[:16]}.sqlite3"
-
-
-def dump(asset: Asset) -> bytes:
-    record: dict[str, Any] = {"kind": asset.kind.value, "name": asset.name, "version": asset.version,
-                              "fields": asset.fields}
-    if isinstance(asset, Job):
-        record["job"] = {f.name: getattr(asset, f.name) for f in dataclasses.fields(Job)
-                         if f.name not in ("kind", "name", "version", "fields")}
-    return orjson.dumps(record, default=str)
-
-
-def load(text: bytes) -> Asset:
-    # orjson: parsing 5,000 stored jobs is most of the time to the first rows from the cache.
-    record = orjson.loads(text)
-    kind = AssetKind(record["kind"])
-    if "job" in record:
-        return Job(kind, record["name"], record["version"], record["fields"], **record["job"])
-    return Asset(kind, record["name"], record["version"], record["fields"])
 
 
 def is_active(asset: Asset) -> bool:
@@ -130,6 +92,7 @@ class _List:
     hold_until: float = 0.0  # after a failed load: no page loads before this
     accessed: float | None = None
     wanted: bool = False  # the window read past the stored rows: load the next page
+    urgent: bool = False  # the user asked for a refresh: it does not wait for the budget
     attempts: int = 0  # loads finished, failed or not (a waiting `fetch` watches it)
     failed: bool = False  # the last load failed
 
@@ -155,6 +118,7 @@ class AzureCache(AssetSource):
         self.ws = workspace
         self.path = cache_file(directory if directory is not None else default_cache_dir(),
                                workspace.subscription_id, workspace.resource_group, workspace.workspace_name)
+        self._store = Store(self.path)
         self.cap = cap if cap is not None else workspace.count_cap
         self.min_interval, self.max_interval = min_interval, max_interval
         self.fetch_wait, self.shown_for, self.budget = fetch_wait, shown_for, budget
@@ -163,8 +127,6 @@ class AzureCache(AssetSource):
         self._clock = clock or time.monotonic
         self._lock = threading.RLock()
         self._cond = threading.Condition(self._lock)
-        self._db: sqlite3.Connection | None = None
-        self._store_broken = False
         self._lists: dict[tuple[AssetKind, str | None], _List] = {}
         self._focus: dict[AssetKind, str | None] = {}
         self._mark = 0
@@ -201,6 +163,8 @@ class AzureCache(AssetSource):
         while total <= offset and not lst.complete and not self._closed:
             with self._lock:
                 before = lst.attempts
+                if lst.failed and self._clock() < lst.hold_until:
+                    break  # it just failed (offline): say so now rather than after fetch_wait
                 if not self._manual:
                     lst.wanted = True
                     self._wake()
@@ -212,6 +176,8 @@ class AzureCache(AssetSource):
                     if lst.attempts == before:
                         break  # still loading: the watermark moves when it lands
             if self._manual:
+                if time.monotonic() > deadline:
+                    break
                 self._load_next(lst)
             rows, total = self._answer(lst, query, now, offset, limit)
             if lst.failed or (lst.started and lst.token is None and lst.walks):
@@ -262,6 +228,7 @@ class AzureCache(AssetSource):
         with self._lock:
             lst.due = lst.hold_until = 0.0
             lst.interval = self.min_interval
+            lst.urgent = True
             self._touch(lst)
             self._wake()
 
@@ -272,10 +239,7 @@ class AzureCache(AssetSource):
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=10)  # a request in flight ends within the SDK's retry total
-        with self._lock:
-            if self._db is not None:
-                self._db.close()
-                self._db = None
+        self._store.close()
 
     def run_pending(self, now: float | None = None) -> int:
         """Do every piece of work due at `now` (the clock's time): the work the thread does.
@@ -297,23 +261,16 @@ class AzureCache(AssetSource):
             lst = self._lists.get((kind, parent))
             if lst is None:
                 lst = self._lists[(kind, parent)] = _List(kind, parent)
-                row = self._read("SELECT as_of, complete FROM lists WHERE kind=? AND parent=?",
-                                 (kind.value, parent or ""))
-                if row:
-                    lst.as_of, lst.complete = row[0][0], bool(row[0][1])
+                meta = self._store.meta(kind, parent)
+                if meta:
+                    lst.as_of, lst.complete = meta
             return lst
 
     def _rows(self, lst: _List) -> dict[str, Asset]:
         """The list's rows, read from the store on first use. Parsed outside the lock, so a
         window asking the watermark meanwhile does not wait for thousands of rows."""
         if not lst.loaded:
-            with self._lock:
-                stored = [] if lst.loaded else self._read("SELECT record FROM rows WHERE kind=? AND parent=?",
-                                                          (lst.kind.value, lst.parent or ""))
-            parsed = {}
-            for (text,) in stored:
-                asset = load(text)
-                parsed[asset.key] = asset
+            parsed = {asset.key: asset for asset in self._store.assets(lst.kind, lst.parent)}
             with self._lock:
                 if not lst.loaded:  # nothing changes a list's rows before they are loaded
                     lst.rows, lst.loaded = parsed, True
@@ -322,25 +279,16 @@ class AzureCache(AssetSource):
     def _answer(self, lst: _List, query: ListQuery, now: float, offset: int, limit: int
                 ) -> tuple[list[Asset], int]:
         """Rows `offset`.. of `query`, and how many match."""
-        if not lst.loaded and query.filter.empty:
+        if not lst.loaded and query.filter.empty and (query.sort is None or not limit):
             # The first rows from the store straight away, in the default order (an index
-            # holds it); all rows are read when a refresh, a sort or a filter needs them.
-            with self._lock:
-                stored = None if lst.loaded or self._open() is None else self._stored_page(lst, query, offset, limit)
-            if stored is not None:
-                return [load(text) for text in stored[0]], stored[1]
+            # holds it); every row is read when a refresh, a sort or a filter needs them. No
+            # change is written before that, so the store and the list agree meanwhile.
+            total = self._store.count(lst.kind, lst.parent)
+            page = self._store.page(lst.kind, lst.parent, offset, limit) if limit else []
+            if total is not None and page is not None and not lst.loaded:
+                return page, total
         rows = self._query(lst, query, now)
         return rows[offset:offset + limit], len(rows)
-
-    def _stored_page(self, lst: _List, query: ListQuery, offset: int, limit: int
-                     ) -> tuple[list[bytes], int] | None:
-        where = (lst.kind.value, lst.parent or "")
-        total = self._read("SELECT COUNT(*) FROM rows WHERE kind=? AND parent=?", where)
-        if not total or (query.sort is not None and limit):
-            return None
-        page = self._read("SELECT record FROM rows WHERE kind=? AND parent=? ORDER BY created DESC, key "
-                          "LIMIT ? OFFSET ?", (*where, limit, offset)) if limit else []
-        return [text for (text,) in page], total[0][0]
 
     def _query(self, lst: _List, query: ListQuery, now: float) -> list[Asset]:
         rows = self._rows(lst)
@@ -403,15 +351,17 @@ class AzureCache(AssetSource):
                 return (lambda lst=lst: self._load_next(lst)), 0.0
         spare = self._spare(now)
         for lst in sorted(shown, key=lambda lst: lst.due):
-            if now >= lst.due and spare:
+            if now >= lst.due and (spare or lst.urgent):
                 return (lambda lst=lst: self._refresh(lst)), 0.0
-        for lst in shown:
-            if (lst.walks and lst.started and lst.token and not lst.complete and len(lst.rows) < self.cap
-                    and now >= lst.hold_until):
+        background = [lst for lst in shown if lst.walks and lst.started and lst.token and not lst.complete
+                      and len(lst.rows) < self.cap]
+        for lst in background:
+            if spare and now >= lst.hold_until:
                 return (lambda lst=lst: self._load_next(lst)), 0.0
-        # A due refresh over the budget waits for the oldest request to leave the last 60 s.
+        # Work over the budget waits for the oldest request to leave the last 60 s.
         until_spare = 0.0 if spare else self._spent[0] + 60.0 - now
         waits = [max(lst.due - now, until_spare) for lst in shown]
+        waits += [max(lst.hold_until - now, until_spare) for lst in background]
         waits += [lst.hold_until - now for lst in self._lists.values() if lst.wanted]
         # Also wake when the first shown list stops being shown.
         waits += [lst.accessed + self.shown_for - now for lst in shown if lst.accessed is not None]
@@ -424,12 +374,16 @@ class AzureCache(AssetSource):
             self._refresh(lst)
             return
         token = lst.token
-        if token is None:
+        if token is None:  # every page was read
             with self._lock:
                 lst.wanted = False
+                lst.attempts += 1
+                self._cond.notify_all()
             return
         try:
             self._rows(lst)
+            if not lst.wanted:
+                self._spend()  # a page nobody waits for is background work, in the budget
             items, token = self.ws._arm_jobs_page(token)
             with self._lock:
                 changed = self._upsert(lst, items)
@@ -486,6 +440,7 @@ class AzureCache(AssetSource):
         if rows and token and not keys & rows.keys():
             # More new jobs than a page since the store was written: walk again to fill the gap.
             lst.complete = False
+            lst.started, lst.token, lst.seen = True, token, set()
         changed = self._upsert(lst, items)
         lst.first_keys = keys
         lst.seen |= keys
@@ -556,6 +511,8 @@ class AzureCache(AssetSource):
             lst.attempts += 1
             lst.wanted = False
             lst.failed = not ok
+            if refreshed:
+                lst.urgent = False
             if ok:
                 self.last_error = None
                 lst.hold_until = 0.0
@@ -565,20 +522,17 @@ class AzureCache(AssetSource):
                                           if not lst.walks or a.key in lst.first_keys)
                     lst.interval = self.min_interval if fast else min(lst.interval * 2, self.max_interval)
                     lst.due = now + lst.interval
-                self._write("INSERT OR REPLACE INTO lists (kind, parent, as_of, complete) VALUES (?, ?, ?, ?)",
-                            [(lst.kind.value, lst.parent or "", lst.as_of, int(lst.complete))])
+                self._store.put_meta(lst.kind, lst.parent, lst.as_of, lst.complete)
             else:
                 # WorkspaceErrors are already phrased for the user and redacted; anything else
                 # is named by its type only, as its text may carry a URL with a signature.
-                from ..base import WorkspaceError
-
                 self.last_error = str(error) if isinstance(error, WorkspaceError) else (
                     f"refreshing {lst.kind.value} failed: {type(error).__name__}")
                 lst.interval = min(lst.interval * 2, self.max_interval)
                 lst.due = lst.hold_until = now + lst.interval
             self._cond.notify_all()
 
-    # ------------------------------------------------------------------ changes and the store
+    # ------------------------------------------------------------------ changes
 
     def _upsert(self, lst: _List, items: Iterable[Asset]) -> list[Asset]:
         """Store what differs from the stored rows; returns it."""
@@ -596,15 +550,13 @@ class AzureCache(AssetSource):
                 continue
             rows[asset.key] = asset
             changed.append(asset)
-        self._write("INSERT OR REPLACE INTO rows (kind, parent, key, created, record) VALUES (?, ?, ?, ?, ?)",
-                    [(lst.kind.value, lst.parent or "", a.key, created_ts(a) or 0.0, dump(a)) for a in changed])
+        self._store.put(lst.kind, lst.parent, changed)
         return changed
 
     def _remove(self, lst: _List, removed: list[Asset]) -> None:
         for asset in removed:
             lst.rows.pop(asset.key, None)
-        self._write("DELETE FROM rows WHERE kind=? AND parent=? AND key=?",
-                    [(lst.kind.value, lst.parent or "", a.key) for a in removed])
+        self._store.delete(lst.kind, lst.parent, [a.key for a in removed])
 
     def _changed(self, lst: _List, changed: list[Asset], removed: list[Asset]) -> None:
         """Bump the watermark, only when something changed."""
@@ -621,62 +573,3 @@ class AzureCache(AssetSource):
         lst.version += 1
         lst.queries.clear()
         self._cond.notify_all()
-
-    def _open(self) -> sqlite3.Connection | None:
-        """The store, opened on first use; None when it cannot be (then lists live in memory)."""
-        if self._db is None and not self._store_broken and not self._closed:
-            try:
-                self._db = self._connect()
-            except (OSError, sqlite3.Error):
-                self._store_broken = True
-        return self._db
-
-    def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        for attempt in (1, 2):
-            # Owner-only before SQLite writes a byte (its journal takes the same mode).
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-            os.chmod(self.path, 0o600)
-            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None, timeout=2)
-            try:
-                db.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is fetched again
-                if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA:
-                    db.executescript(f"""
-                        DROP TABLE IF EXISTS rows; DROP TABLE IF EXISTS lists;
-                        CREATE TABLE rows (kind TEXT NOT NULL, parent TEXT NOT NULL, key TEXT NOT NULL,
-                                           created REAL NOT NULL, record BLOB NOT NULL,
-                                           PRIMARY KEY (kind, parent, key)) WITHOUT ROWID;
-                        -- the default order (source.py): newest first, ties by key
-                        CREATE INDEX rows_order ON rows (kind, parent, created DESC, key);
-                        CREATE TABLE lists (kind TEXT NOT NULL, parent TEXT NOT NULL, as_of REAL,
-                                            complete INTEGER NOT NULL, PRIMARY KEY (kind, parent)) WITHOUT ROWID;
-                        PRAGMA user_version = {SCHEMA};""")
-                return db
-            except sqlite3.DatabaseError:
-                db.close()
-                if attempt == 2:
-                    raise
-                self.path.unlink()  # not a database (or damaged): it is only a cache, start again
-        raise AssertionError("unreachable")
-
-    def _read(self, sql: str, params: tuple) -> list[tuple]:
-        db = self._open()
-        if db is None:
-            return []
-        try:
-            return db.execute(sql, params).fetchall()
-        except sqlite3.Error:
-            return []
-
-    def _write(self, sql: str, rows: list[tuple]) -> None:
-        if not rows:
-            return
-        db = self._open()
-        if db is None:
-            return
-        try:
-            with db:
-                db.execute("BEGIN")
-                db.executemany(sql, rows)
-        except sqlite3.Error:
-            self._store_broken = True  # disk full, file gone: go on in memory
