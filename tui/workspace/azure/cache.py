@@ -260,7 +260,7 @@ class AzureCache(AssetSource):
         with self._lock:
             lst = self._lists.get((kind, parent))
             if lst is None:
-                lst = self._lists[(kind, parent)] = _List(kind, parent)
+                lst = self._lists[(kind, parent)] = _List(kind, parent, interval=self.min_interval)
                 meta = self._store.meta(kind, parent)
                 if meta:
                     lst.as_of, lst.complete = meta
