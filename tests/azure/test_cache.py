@@ -433,3 +433,20 @@ def test_more_new_jobs_than_a_page_since_the_last_visit_are_walked_in(opened, cl
     warm.run_pending()
     assert warm.count(JOBS) == Count(9, exact=True)
     assert names(warm.fetch(JOBS, 0, 50, now=time.time()))[:6] == ["new4", "new3", "new2", "new1", "new0", "old3"]
+
+
+def test_offline_app_shows_the_cache_at_once_and_says_why_it_is_old(opened, clock):
+    fake = FakeAzure()
+    fake.add_job("job0")
+    ws, cache = opened(fake, clock)
+    cache.fetch(JOBS, 0, 50, now=time.time())
+    as_of = cache.as_of(AssetKind.JOBS)
+    cache.close()
+    fake.network_down = True
+    ws2, app = opened(fake)  # the app's own source, with its refresher thread
+    assert names(app.fetch(JOBS, 0, 50, now=time.time())) == ["job0"]
+    deadline = time.monotonic() + 20
+    while app.last_error is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert "cannot reach Azure" in app.last_error and app.as_of(AssetKind.JOBS) == as_of
+    assert names(app.fetch(JOBS, 0, 50, now=time.time())) == ["job0"]
