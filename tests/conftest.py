@@ -18,6 +18,7 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("AML_TUI_HOME", str(home / "ws"))
     monkeypatch.setenv("AML_TUI_CONFIG", str(home / "config.toml"))  # nor their config file
+    monkeypatch.setenv("AML_TUI_CACHE", str(home / "cache"))  # nor their Azure list caches
     monkeypatch.setenv("AML_TUI_CANCEL_GRACE", "2")
 
 

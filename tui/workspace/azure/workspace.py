@@ -68,8 +68,8 @@ class AzureWorkspace(Workspace):
         load_sdk()  # the client exists, so the SDK is imported: this only silences its loggers
         self.ml = ml_client
         self.read_only = read_only
-        # Where the app's list cache for this workspace lives (one folder per workspace); the
-        # engine itself keeps nothing there.
+        # The folder of the app's list caches (a file per workspace, cache.py); None: the user
+        # cache dir. The engine itself keeps nothing there.
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.count_cap = count_cap
         # Kinds whose last count stopped at `count_cap` (show "1,000+").
@@ -553,7 +553,18 @@ class AzureWorkspace(Workspace):
                    f"compute {name!r}")
         return self.get_asset(AssetKind.COMPUTE, name)
 
+    def source(self) -> Any:
+        """The table's source: lists answered from the local cache and refreshed behind it."""
+        with self._lock:
+            if self._source is None:
+                from .cache import AzureCache
+
+                self._source = AzureCache(self, self.cache_dir)
+            return self._source
+
     def close(self) -> None:
+        if self._source is not None:
+            self._source.close()  # stops its refresher before the client it uses is closed
         for closable in (self._mlflow, self.ml):
             try:
                 if closable is not None and hasattr(closable, "close"):
