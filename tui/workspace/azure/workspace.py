@@ -553,6 +553,8 @@ class AzureWorkspace(Workspace):
                    f"compute {name!r}")
         return self.get_asset(AssetKind.COMPUTE, name)
 
+    _source: Any = None  # the AzureCache, made on first use
+
     def source(self) -> Any:
         """The table's source: lists answered from the local cache and refreshed behind it."""
         with self._lock:
