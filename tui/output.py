@@ -124,10 +124,14 @@ def _yaml_text(text: str) -> str:
     if known is not None:
         return known
     plain = bool(_PLAIN.fullmatch(text)) and not text.endswith((" ", ":")) and ": " not in text
-    if plain and text[0] in _resolver().yaml_implicit_resolvers:
+    # Text that PyYAML could read as a number, a date, a boolean or null is quoted: all that
+    # starts like a number (asking PyYAML's resolver about every time stamp costs), and the
+    # short words its resolver reads as booleans or null.
+    if plain and text[0] in "0123456789+-.~=<":
+        plain = False
+    elif plain and len(text) <= 5 and text[0] in _resolver().yaml_implicit_resolvers:
         from yaml.nodes import ScalarNode
 
-        # Text that PyYAML would read as a number, a boolean, a date or null is quoted.
         plain = _resolver().resolve(ScalarNode, text, (True, False)) == "tag:yaml.org,2002:str"
     known = text if plain else _UNPRINTABLE.sub(lambda m: f"\\u{ord(m.group()):04x}", _json(text).decode())
     if len(_texts) > 4096:  # memory stays flat
@@ -161,19 +165,20 @@ def _yaml_scalar(value: Any) -> str:
 
 
 def _yaml_map(value: dict, indent: str, out: list[str]) -> None:
+    get, append = _texts.get, out.append  # (locals: this loop runs ~40 times a job)
     for key, item in value.items():
-        key = _yaml_scalar(key)
+        key = get(key) or _yaml_scalar(key)
         kind = type(item)
         if kind is str:
-            out.append(f"{indent}{key}: {_texts.get(item) or _yaml_text(item)}\n")
+            append(f"{indent}{key}: {get(item) or _yaml_text(item)}\n")
         elif kind is dict and item:
-            out.append(f"{indent}{key}:\n")
+            append(f"{indent}{key}:\n")
             _yaml_map(item, indent + "  ", out)
         elif kind is list and item:
-            out.append(f"{indent}{key}:\n")
+            append(f"{indent}{key}:\n")
             _yaml_seq(item, indent, out)  # PyYAML does not indent a sequence under its key
         else:
-            out.append(f"{indent}{key}: {_yaml_scalar(item)}\n")
+            append(f"{indent}{key}: {_yaml_scalar(item)}\n")
 
 
 def _yaml_seq(items: list, indent: str, out: list[str]) -> None:
