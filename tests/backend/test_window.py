@@ -342,3 +342,21 @@ def test_job_list_yaml_is_written_without_pyyaml_and_reads_back_equal(ws, cli, m
 def test_job_list_help_says_every_job_unless_max_results(cli):
     shown = " ".join(cli("job", "list", "--help").stdout.split())
     assert "--max-results" in shown and "default: all of them" in shown
+
+
+def test_every_kind_runs_in_sql_and_a_column_sql_does_not_know_runs_in_the_reference(filled, monkeypatch):
+    """A new column (or kind: only its descriptor in assets.py) is served by MemorySource
+    until window.py learns it, never with a wrong order or a KeyError."""
+    from tui import columns
+    from tui.columns import field_column
+
+    ws, _ = filled
+    assert all(SqlSource.in_sql(kind) for kind in KINDS)
+    monkeypatch.setitem(columns.COLUMNS, AssetKind.DATA,
+                        (*columns.COLUMNS[AssetKind.DATA], field_column("TAGS", "tags")))
+    assert not SqlSource.in_sql(AssetKind.DATA)
+    sql, memory = SqlSource(ws), MemorySource(ws)
+    query = ListQuery(AssetKind.DATA, parse_query("set -tags:x", ["NAME", "TAGS"]), sort="TAGS", descending=True)
+    expected = every_row(memory, query, BASE, 500)
+    assert every_row(sql, query, BASE, 7) == expected and len(expected) > 10
+    assert sql.watermark(AssetKind.DATA) == memory.watermark(AssetKind.DATA)

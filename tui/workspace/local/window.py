@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..base import ACTIVE_STATUSES, Asset, AssetKind
-from ..source import PAGE_ROWS, AssetSource, Changes, Count, ListQuery, searchable
+from ..source import PAGE_ROWS, AssetSource, Changes, Count, ListQuery, MemorySource, searchable
 from . import assets, jobstore
 
 if TYPE_CHECKING:
@@ -123,11 +123,21 @@ def _register(conn: sqlite3.Connection, root: Path) -> None:
 
 
 class SqlSource(AssetSource):
-    """`ListQuery`s over a `LocalWorkspace`'s catalog. Holds no state of its own but the
-    workspace: each thread queries through its own connection, as the workspace does."""
+    """`ListQuery`s over a `LocalWorkspace`'s catalog; each thread queries through its own
+    connection, as the workspace does. A kind, or a column, that `_CELLS` does not know yet
+    (a new kind needs only its descriptor in assets.py) is served by `MemorySource`."""
 
     def __init__(self, workspace: "LocalWorkspace") -> None:
         self.workspace = workspace
+        self._memory = MemorySource(workspace)
+
+    @staticmethod
+    def in_sql(kind: AssetKind) -> bool:
+        """Whether `kind`'s queries run in SQL (else in `MemorySource`)."""
+        from tui.columns import COLUMNS
+
+        cells = _CELLS.get(kind)
+        return cells is not None and all(c.title in cells for c in COLUMNS.get(kind, ()))
 
     def _conn(self) -> sqlite3.Connection:
         conn = self.workspace._conn
@@ -202,6 +212,8 @@ class SqlSource(AssetSource):
         return f"({value}) IS NULL, ({value}) COLLATE NOCASE {'DESC' if query.descending else 'ASC'}, {default}"
 
     def count(self, query: ListQuery) -> Count:
+        if not self.in_sql(query.kind):
+            return self._memory.count(query)
         conn = self._conn()
         if query.kind is AssetKind.JOBS:
             self._reconcile(conn)
@@ -210,6 +222,8 @@ class SqlSource(AssetSource):
         return Count(conn.execute(f"SELECT count(*) FROM {self._from(query.kind)} WHERE {where}", params).fetchone()[0])
 
     def fetch(self, query: ListQuery, offset: int, limit: int, *, now: float) -> list[Asset]:
+        if not self.in_sql(query.kind):
+            return self._memory.fetch(query, offset, limit, now=now)
         conn = self._conn()
         kind = query.kind
         params: dict = {"now": now, "limit": max(0, min(limit, PAGE_ROWS)), "offset": max(0, offset)}
@@ -238,11 +252,15 @@ class SqlSource(AssetSource):
         return row[0], row[1]
 
     def watermark(self, kind: AssetKind) -> int:
+        if not self.in_sql(kind):
+            return self._memory.watermark(kind)
         return max(self._watermark(self._conn(), kind))
 
     def changes(self, kind: AssetKind, since: int) -> Changes:
-        conn = self._conn()
         kind = AssetKind(kind)
+        if not self.in_sql(kind):
+            return self._memory.changes(kind, since)
+        conn = self._conn()
         if kind in (AssetKind.JOBS, AssetKind.COMPUTE):
             self._reconcile(conn)
         changed, removed = self._watermark(conn, kind)
