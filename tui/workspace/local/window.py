@@ -60,7 +60,7 @@ _CELLS: dict[AssetKind, dict[str, str | tuple[str, str]]] = {
     AssetKind.DATA: {**_NAME_VERSION, "TYPE": "type", "PATH": "file_uri(path)", "DESCRIPTION": "description",
                      "AGE": _AGE},
     AssetKind.ENVIRONMENTS: {**_NAME_VERSION, "IMAGE": "image",
-                             "CONDA": ("json_value(conda_file)", "json_yes(conda_file)"), "AGE": _AGE},
+                             "CONDA": ("conda_value(conda_file)", "conda_cell(conda_file)"), "AGE": _AGE},
     AssetKind.COMPUTE: {"NAME": "name", "TYPE": "type", "STATE": "'Succeeded'", "CAPACITY": "max_concurrency",
                         "RUNNING": "running_jobs", "QUEUED": "queued_jobs", "SIZE": "NULL", "AGE": _AGE},
     AssetKind.MODELS: {**_NAME_VERSION, "TYPE": "type", "JOB": "job_name", "PATH": "path", "AGE": _AGE},
@@ -103,7 +103,7 @@ def _pattern(regex: str) -> re.Pattern:
     return re.compile(regex, re.IGNORECASE)
 
 
-def _json_value(text: str | None):
+def _conda_value(text: str | None):
     """CONDA's raw value, as `sort_key` orders it: a number, else its text lower-cased."""
     value = json.loads(text) if text else None
     if value is None or isinstance(value, (int, float)):
@@ -117,8 +117,8 @@ def _register(conn: sqlite3.Connection, root: Path) -> None:
                          deterministic=True)
     conn.create_function("contains", 2, lambda needle, text: needle in text.lower(), deterministic=True)
     conn.create_function("file_uri", 1, lambda path: Path(root, path).as_uri(), deterministic=True)
-    conn.create_function("json_value", 1, _json_value, deterministic=True)
-    conn.create_function("json_yes", 1, lambda text: "yes" if text and json.loads(text) else "",
+    conn.create_function("conda_value", 1, _conda_value, deterministic=True)
+    conn.create_function("conda_cell", 1, lambda text: "yes" if text and json.loads(text) else "",
                          deterministic=True)
 
 
