@@ -14,7 +14,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..base import (
     TERMINAL_STATUSES,
@@ -34,6 +34,9 @@ from ..base import (
 from . import assets, files, jobfiles, jobstore, tracking
 from .catalog import connect, transaction
 from .layout import JobLayout
+
+if TYPE_CHECKING:
+    from ..source import AssetSource
 
 __all__ = ["LocalWorkspace", "default_root"]
 
@@ -115,6 +118,15 @@ class LocalWorkspace(Workspace):
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
+
+    def source(self) -> "AssetSource":
+        """The table's window: counts, pages and changes queried in the catalog (window.py)."""
+        with self._connections_lock:
+            if self._source is None:
+                from .window import SqlSource
+
+                self._source = SqlSource(self)
+            return self._source
 
     def info(self) -> WorkspaceInfo:
         return WorkspaceInfo(kind="local", name=self.root.name, location=str(self.root),
