@@ -96,7 +96,7 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
     to_spawn: list[str] = []
     with transaction(conn):
         rows = conn.execute(
-            f"SELECT name, status, compute, runner_pid, claimed_at, spawn_attempts, spawn_pid FROM jobs "
+            f"SELECT name, type, status, compute, runner_pid, claimed_at, spawn_attempts, spawn_pid FROM jobs "
             f"WHERE status IN ({','.join('?' * (len(WAITING) + len(HOLDING)))}) ORDER BY seq",
             WAITING + HOLDING).fetchall()
         if not rows:
@@ -105,14 +105,16 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
         held: dict[str, int] = {}
         for r in rows:
             if r["status"] in HOLDING:
-                held[r["compute"]] = held.get(r["compute"], 0) + 1
+                # A sweep only starts its trials: they take the compute's slots, it takes none.
+                slot = 0 if r["type"] == "sweep" else 1
+                held[r["compute"]] = held.get(r["compute"], 0) + slot
                 if r["status"] == "Preparing" and r["runner_pid"] is None and claim_orphaned(r, now):
                     if r["spawn_attempts"] >= MAX_SPAWNS:
                         message = (f"the job's runner did not start after {MAX_SPAWNS} attempts; "
                                    f"see {RUNNER_LOG}")
                         set_status(conn, root, r["name"], "Failed", end_time=now,
                                    error=json.dumps({"code": "SystemError", "message": message}))
-                        held[r["compute"]] -= 1
+                        held[r["compute"]] -= slot
                         continue
                     conn.execute("UPDATE jobs SET claimed_at = ?, spawn_attempts = spawn_attempts + 1, "
                                  "spawn_pid = ? WHERE name = ?", (now, os.getpid(), r["name"]))
@@ -121,8 +123,8 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
             if r["status"] not in WAITING:
                 continue
             compute = r["compute"]
-            if held.get(compute, 0) < caps.get(compute, 1):
-                held[compute] = held.get(compute, 0) + 1
+            if r["type"] == "sweep" or held.get(compute, 0) < caps.get(compute, 1):
+                held[compute] = held.get(compute, 0) + (r["type"] != "sweep")
                 set_status(conn, root, r["name"], "Preparing", claimed_at=now, spawn_attempts=1,
                            spawn_pid=os.getpid())
                 to_spawn.append(r["name"])
@@ -159,7 +161,7 @@ def queue_reasons(conn: sqlite3.Connection, computes: set[str]) -> dict[str, str
     marks = ",".join("?" * len(computes))
     held = dict(conn.execute(
         f"SELECT compute, count(*) FROM jobs WHERE status IN ({','.join('?' * len(HOLDING))}) "
-        f"AND compute IN ({marks}) GROUP BY compute", (*HOLDING, *computes)).fetchall())
+        f"AND compute IN ({marks}) AND type != 'sweep' GROUP BY compute", (*HOLDING, *computes)).fetchall())
     caps = dict(conn.execute(f"SELECT name, max_concurrency FROM compute WHERE name IN ({marks})",
                              tuple(computes)).fetchall())
     rows = conn.execute(
@@ -227,8 +229,8 @@ def reconcile(conn: sqlite3.Connection, root: Path, *, start_jobs: bool = True) 
     """Fail jobs whose runner died; hand free slots to waiting jobs (unless `start_jobs` is
     False: a read-only viewer starts nothing). Cheap when idle."""
     rows = conn.execute(
-        f"SELECT name, status, runner_pid, runner_started, pgid, mlflow_run_id, claimed_at, spawn_pid FROM jobs "
-        f"WHERE status IN ({','.join('?' * (len(WAITING) + len(HOLDING)))})", WAITING + HOLDING).fetchall()
+        f"SELECT name, type, status, runner_pid, runner_started, pgid, mlflow_run_id, claimed_at, spawn_pid "
+        f"FROM jobs WHERE status IN ({','.join('?' * (len(WAITING) + len(HOLDING)))})", WAITING + HOLDING).fetchall()
     if not rows:
         return
     need_schedule = any(r["status"] in WAITING for r in rows)
@@ -251,6 +253,55 @@ def reconcile(conn: sqlite3.Connection, root: Path, *, start_jobs: bool = True) 
                     tracking.end_run(root, r["mlflow_run_id"], "FAILED")
                 except sqlite3.DatabaseError:
                     pass
+            if r["type"] == "sweep":  # its trials would run on with nobody to judge or stop them
+                cancel_trials(conn, root, r["name"], "the sweep's runner died")
             need_schedule = True
     if need_schedule and start_jobs:
         schedule(conn, root)
+
+
+def cancel(conn: sqlite3.Connection, root: Path, name: str, *, start_jobs: bool = True) -> None:
+    """Cancel a job: one that no runner has claimed ends at once; a running one gets
+    CancelRequested and its runner SIGTERM (the runner ends it). A runner found dead is
+    dealt with by `reconcile`."""
+    with transaction(conn):
+        row = conn.execute("SELECT status, runner_pid, runner_started FROM jobs WHERE name = ?",
+                           (name,)).fetchone()
+        if row is None or row["status"] in ("Completed", "Failed", "Canceled"):
+            return
+        # No runner has claimed it yet: the runner's claim fails once the job is Canceled.
+        if row["status"] in WAITING or row["runner_pid"] is None:
+            set_status(conn, root, name, "Canceled", end_time=time.time())
+            return
+        set_status(conn, root, name, "CancelRequested")
+    if process_alive(row["runner_pid"], row["runner_started"]):
+        os.kill(row["runner_pid"], signal.SIGTERM)
+    else:
+        reconcile(conn, root, start_jobs=start_jobs)
+
+
+def cancel_trials(conn: sqlite3.Connection, root: Path, sweep: str, why: str) -> list[str]:
+    """Cancel every trial of `sweep` that has not ended; returns their names."""
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM jobs WHERE parent_job_name = ? AND status NOT IN ('Completed', 'Failed', 'Canceled')",
+        (sweep,))]
+    for name in names:
+        set_stop_reason(conn, name, why)
+        # Not `cancel`: a trial whose runner is dead too is left to the reconcile under way.
+        with transaction(conn):
+            row = conn.execute("SELECT status, runner_pid, runner_started FROM jobs WHERE name = ?",
+                               (name,)).fetchone()
+            if row["status"] in WAITING or row["runner_pid"] is None:
+                set_status(conn, root, name, "Canceled", end_time=time.time())
+                continue
+            set_status(conn, root, name, "CancelRequested")
+        if process_alive(row["runner_pid"], row["runner_started"]):
+            os.kill(row["runner_pid"], signal.SIGTERM)
+    return names
+
+
+def set_stop_reason(conn: sqlite3.Connection, name: str, reason: str) -> None:
+    """Why a sweep stopped this trial (`properties.stop_reason`, shown by `job show`)."""
+    with transaction(conn):
+        conn.execute("UPDATE jobs SET spec = json_set(spec, '$.properties.stop_reason', ?) WHERE name = ? "
+                     "AND status NOT IN ('Completed', 'Failed', 'Canceled')", (reason, name))
