@@ -365,3 +365,19 @@ def test_a_sweep_of_the_real_trainer_on_synthetic_data(ws, tmp_path):
     # A sweep's outputs are its best trial's (as on Azure).
     dest = ws.download_job(sweep.name, tmp_path / "best", output_name="model")
     assert (dest / "named-outputs" / "model" / "MLmodel").is_file()
+
+
+def test_repair_keeps_a_sweeps_trials_under_their_sweep(sws, cli):
+    sweep = sws.wait_for_job(submit(sws, sweep_doc()).name, 60)
+    assert sweep.status == "Completed"
+    sws.close()
+    (sws.root / "catalog.db").unlink()
+    for extra in sws.root.glob("catalog.db-*"):
+        extra.unlink()
+    r = cli("workspace", "repair")
+    assert r.returncode == 0, r.stderr
+    assert [j["name"] for j in json.loads(cli("job", "list", "-o", "json").stdout)] == [sweep.name]
+    trials = json.loads(cli("job", "list", "--parent-job-name", sweep.name, "-o", "json").stdout)
+    assert sorted(t["name"] for t in trials) == [f"{sweep.name}_0", f"{sweep.name}_1"]
+    shown = json.loads(cli("job", "show", "--name", sweep.name, "-o", "json").stdout)
+    assert shown["type"] == "sweep" and shown["properties"]["total_trials"] == "2"

@@ -32,6 +32,7 @@ from .sweep import Policy, TrialMetrics, best_trial, make_sampler, text
 POLL_S = float(os.environ.get("AML_TUI_SWEEP_POLL", "0.05"))
 TERMINAL = ("Completed", "Failed", "Canceled")
 SWEEP_LOG = "user_logs/std_log.txt"
+SWEEP_PROPERTIES = ("best_child_run_id", "score", "trial_counts", "total_trials")
 CHECK_S = 1.0  # how often the sweep looks for dead trial runners
 
 
@@ -142,6 +143,7 @@ class SweepRunner(Runner):
         best = self._best(plan, trials)
         if best:
             self.say(f"best trial: {best[0]}, {plan.primary_metric} {best[1]:g}")
+        self._keep_properties()
         if self.cancel_requested or self.current_status() == "CancelRequested":
             return self.finish("Canceled", None, None)
         if stopping:
@@ -221,6 +223,20 @@ class SweepRunner(Runner):
         with transaction(self.conn):
             self.conn.execute(f"UPDATE jobs SET spec = json_set(spec, {sets}) WHERE name = ?", (*args, self.name))
         return now
+
+    def _keep_properties(self) -> None:
+        """The final properties go into job.yml too, which `workspace repair` rebuilds from."""
+        import yaml
+
+        props = json.loads(self.conn.execute("SELECT json_extract(spec, '$.properties') FROM jobs WHERE name = ?",
+                                             (self.name,)).fetchone()[0] or "{}")
+        path = self.layout.job_yml
+        doc = yaml.safe_load(path.read_text())
+        doc["properties"] = {**(doc.get("properties") or {}),
+                             **{k: props[k] for k in SWEEP_PROPERTIES if k in props}}
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+        os.replace(tmp, path)
 
     def say(self, message: str) -> None:
         path = self.layout.log(SWEEP_LOG)
