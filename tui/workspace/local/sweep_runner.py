@@ -111,8 +111,7 @@ class SweepRunner(Runner):
                 if stopping is None and policy:
                     for name, reason in policy.decide({n: t.metrics for n, t in trials.items()}):
                         self.say(f"stopping trial {name}: {reason}")
-                        jobstore.set_stop_reason(self.conn, name, reason)
-                        jobstore.cancel(self.conn, self.root, name)
+                        jobstore.cancel(self.conn, self.root, name, reason=reason)
                 if stopping is None:
                     active = sum(not t.ended for t in trials.values())
                     submitted = False
