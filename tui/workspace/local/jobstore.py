@@ -18,6 +18,7 @@ from . import logtimes, tracking
 from .catalog import transaction
 from .detached import spawn_detached
 from .layout import LIFECYCLE_LOG, RUNNER_LOG, JobLayout
+from .plan import PlanError, plan_kind
 
 WAITING = ("NotStarted", "Queued")
 # Statuses that hold a slot of their compute.
@@ -175,10 +176,16 @@ def queue_reasons(conn: sqlite3.Connection, computes: set[str]) -> dict[str, str
 def spawn_runner(root: Path, name: str) -> int:
     """Start a detached runner: its own session, so it outlives the CLI or TUI that started it.
     Returns its pid."""
-    path = JobLayout.of(root, name).log(RUNNER_LOG)
+    layout = JobLayout.of(root, name)
+    path = layout.log(RUNNER_LOG)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        kind = plan_kind(layout.run_json)
+    except PlanError:
+        kind = "command"  # the runner claims the job and records why its plan is unreadable
+    module = "sweep_runner" if kind == "sweep" else "runner"
     with open(path, "ab") as out:
-        return spawn_detached(["-m", "tui.workspace.local.runner", str(root), name], cwd=root, stdout=out).pid
+        return spawn_detached(["-m", f"tui.workspace.local.{module}", str(root), name], cwd=root, stdout=out).pid
 
 
 def claim_orphaned(row: sqlite3.Row, now: float) -> bool:
