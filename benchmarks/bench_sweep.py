@@ -61,7 +61,9 @@ def bench_sleep_sweep(root: Path) -> None:
     ideal = 4 * 1.0
     # Four slots for `wall` seconds; what the commands did not use of them, per trial.
     overhead = (4 * wall - sum(running)) / len(trials)
-    print(f"16 x sleep(1), 4 at a time: wall {wall:.2f} s, ideal {ideal:.1f} s: {wall / ideal:.2f}x  (target <= 1.25x)")
+    loaded = 4 * statistics.median(direct)  # the ideal on this machine now: 4 rounds of the command run directly
+    print(f"16 x sleep(1), 4 at a time: wall {wall:.2f} s, ideal {ideal:.1f} s: {wall / ideal:.2f}x  (target <= 1.25x); "
+          f"against 4 rounds of the command run directly now ({loaded:.2f} s): {wall / loaded:.2f}x")
     print(f"  the command alone (python + sleep 1), run directly: median {statistics.median(direct):.3f} s; "
           f"in a trial (Running to its end): median {statistics.median(running):.3f} s")
     print(f"  per-trial scheduling overhead (slot time beyond the trial's Running time): {overhead * 1000:.0f} ms; "

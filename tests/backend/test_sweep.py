@@ -359,7 +359,7 @@ def test_a_sweep_of_the_real_trainer_on_synthetic_data(ws, tmp_path):
     assert len(trials) == 2 and all(t.status == "Completed" for t in trials), logs
     metric = sweep.fields["objective"]["primary_metric"]
     finals = {t.name: ws.job_metrics(t.name)[metric][-1].value for t in trials}
-    best = max(finals, key=finals.get) if sweep.fields["objective"]["goal"] == "maximize" else min(finals, key=finals.get)
+    best = (max if sweep.fields["objective"]["goal"] == "maximize" else min)(finals, key=finals.get)
     assert sweep.fields["properties"]["best_child_run_id"] == best
     assert float(sweep.fields["properties"]["score"]) == pytest.approx(finals[best])
     # A sweep's outputs are its best trial's (as on Azure).
