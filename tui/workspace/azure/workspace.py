@@ -374,7 +374,9 @@ class AzureWorkspace(Workspace):
 
     def _load_job(self, document: Mapping[str, Any], base_dir: Path, source: str) -> Any:
         spec = specs.parse_job(document, source)  # the same checks and exit-2 messages as locally
-        code = spec.code
+        # A sweep's code is its trial's.
+        trial = spec.trial if isinstance(spec, specs.SweepJobSpec) else spec
+        code, code_field = getattr(trial, "code", None), "trial.code" if trial is not spec else "code"
         if code and not code.startswith("azureml:") and "://" not in code:
             # The SDK notices a missing folder only when it uploads; say it before anything is sent.
             try:
@@ -382,12 +384,13 @@ class AzureWorkspace(Workspace):
                 is_dir, exists = folder.is_dir(), folder.exists()
             except (OSError, ValueError) as exc:
                 raise InvalidSpecError(f"cannot use {code[:80]!r} as the code folder: "
-                                       f"{getattr(exc, 'strerror', None) or exc}", source=source, field="code") from None
+                                       f"{getattr(exc, 'strerror', None) or exc}", source=source,
+                                       field=code_field) from None
             if not exists:
-                raise InvalidSpecError(f"code folder {folder} does not exist", source=source, field="code")
+                raise InvalidSpecError(f"code folder {folder} does not exist", source=source, field=code_field)
             if not is_dir:
                 raise InvalidSpecError(f"{folder} is a file; code must be a folder (the job's working "
-                                       "directory, snapshotted)", source=source, field="code")
+                                       "directory, snapshotted)", source=source, field=code_field)
         from azure.ai.ml.entities import Job as SdkJob
 
         try:
