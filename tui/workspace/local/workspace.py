@@ -118,6 +118,8 @@ class LocalWorkspace(Workspace):
             self._connections.clear()
         self._local = threading.local()
 
+    _source: "AssetSource | None" = None  # the SqlSource, made on first use
+
     def source(self) -> "AssetSource":
         """The table's window: counts, pages and changes queried in the catalog (window.py)."""
         with self._connections_lock:
