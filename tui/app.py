@@ -149,12 +149,13 @@ class AmlTuiApp(App[int]):
         from tui.screens.logs import LogScreen
         from tui.screens.main import MainScreen, SortPicker
         from tui.screens.modals import ConfirmScreen, HelpScreen, PromptScreen, TextScreen
+        from tui.screens.signin import SignInScreen
         from tui.screens.submit import SubmitScreen
         from tui.widgets.asset_table import AssetTable
         from tui.widgets.log_view import LogView
 
         for cls in (AmlTuiApp, MainScreen, DetailScreen, LogScreen, SubmitScreen, AssetTable, LogView,
-                    ConfirmScreen, HelpScreen, PromptScreen, TextScreen, SortPicker):
+                    ConfirmScreen, HelpScreen, PromptScreen, TextScreen, SortPicker, SignInScreen):
             yield from Binding.make_bindings(cls.BINDINGS)
 
     # ------------------------------------------------------------------ screens

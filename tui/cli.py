@@ -413,7 +413,8 @@ def _count(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--local", metavar="DIR", default=argparse.SUPPRESS,
-                        help="local workspace directory (default: $AML_TUI_HOME, else the platform data dir)")
+                        help="open the local workspace in DIR, even where an Azure workspace is named "
+                             "(default: $AML_TUI_HOME, else the platform data dir)")
     common.add_argument("-o", "--output", choices=OUTPUTS, default=argparse.SUPPRESS,
                         help="output format (default: json, like az ml)")
     # The Azure workspace, named as az ml names it (see README: Opening an Azure workspace).
@@ -526,6 +527,8 @@ def main(argv: Sequence[str] | None = None, workspace=None, connector=None) -> i
             return args.func(None, args)
         if args.group is None:
             return _run_app(workspace, args, connector)
+        if workspace is None and args.group == "seed":  # the demo assets are for the local workspace only
+            workspace = open_local_workspace(args, args.config)
         ws = workspace if workspace is not None else open_workspace(args, args.config, connector)
         return args.func(ws, args)
     except WorkspaceError as exc:

@@ -266,3 +266,16 @@ def test_the_real_default_credential_fails_quietly_with_no_network(places):
     assert len(lines) == 2, proc.stderr
     assert lines[0].startswith("aml-tui: not signed in to Azure: sign in with `az login`")
     assert lines[1].startswith("aml-tui: (Azure workspace ws-demo") and "network:" not in proc.stderr
+
+
+def test_seed_fills_the_local_workspace_even_where_azure_is_named(places, capsys, monkeypatch):
+    fake = FakeAzure()
+    set_up(places, "config_json", WS)
+    monkeypatch.setenv("AML_TUI_HOME", str(places / "local"))
+    seeded = []
+    # The demo's assets take seconds to build; where they go is what this checks.
+    monkeypatch.setattr("tui.workspace.local.seed.seed_demo", lambda ws, with_jobs: seeded.append(ws.info()) or [])
+    code, _, err = run(["seed", "--no-jobs"], fake, capsys)
+    assert code == 0, err
+    assert [(i.kind, i.location) for i in seeded] == [("local", str((places / "local").resolve()))]
+    assert fake.requests == []
