@@ -42,7 +42,7 @@ def choose_workspace(args: argparse.Namespace, config=None):
     a picker asks), or None for the local one. The first found wins: the flags, --config, the
     config file's [azure], .azureml/config.json upward from the cwd, the az CLI defaults.
     --local forces the local workspace. Reads files only: no SDK, no network."""
-    from .workspace.azure.client import WorkspaceRef, az_cli_defaults, find_workspace_config, read_workspace_config
+    from .workspace.azure.client import az_cli_defaults, find_workspace_config, read_workspace_config
 
     flags = {key: getattr(args, key, None) for key in AZURE_FLAGS}
     named = [flag for key, flag in AZURE_FLAGS.items() if flags[key] is not None]
@@ -85,7 +85,7 @@ def _ref_from_flags(flags: dict):
                                    "(run `az login`, or pass --subscription ID)", field="--subscription")
         subscription, profile = found
         source += f" (subscription: the default of {profile})"
-    elif not _GUID_LIKE(subscription):
+    elif not _guid_like(subscription):
         found = az_subscription(subscription)  # a name, as az takes it
         if found is not None:
             subscription = found[0]
@@ -93,7 +93,7 @@ def _ref_from_flags(flags: dict):
                      AZURE_FLAGS)
 
 
-def _GUID_LIKE(text: str) -> bool:
+def _guid_like(text: str) -> bool:
     return len(text) == 36 and text.count("-") == 4
 
 

@@ -4,7 +4,6 @@ retry, and with only a subscription a picker asks which workspace."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -17,7 +16,7 @@ from tests.azure.test_open_cli import NotSignedIn, connector_for, no_network  # 
 from tests.conftest import REPO
 from tests.tui.conftest import JOB_TEMPLATE, text_of, wait_for
 from tui.app import make_app
-from tui.workspace.azure.client import AzureOpener, Connector, WorkspaceRef
+from tui.workspace.azure.client import AzureOpener, WorkspaceRef
 
 
 def opener_for(fake: FakeAzure, ref: WorkspaceRef | None = None, credential=None, **kw) -> AzureOpener:
