@@ -24,6 +24,17 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("AML_TUI_CANCEL_GRACE", "2")
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_azure_workspace_above_the_checkout():
+    # The CLI tests run from REPO: a .azureml/config.json above it would open Azure for all of them.
+    from tui.workspace.azure.client import find_workspace_config
+
+    found = find_workspace_config(REPO)
+    if found is not None:
+        pytest.exit(f"{found.source} names an Azure workspace for every test run from {REPO}: move it away",
+                    returncode=4)
+
+
 @pytest.fixture
 def ws_root(tmp_path) -> Path:
     return tmp_path / "ws"
