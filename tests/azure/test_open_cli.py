@@ -19,9 +19,8 @@ from tui.workspace.azure.client import Connector
 SOURCES = ("flags", "config", "user_config", "config_json", "az")
 
 
-@pytest.fixture(autouse=True)
-def no_network(monkeypatch):
-    """Every socket connection fails the test: the fake transport needs none."""
+def refuse_network(monkeypatch) -> list[object]:
+    """Every socket connection fails (the fake transport needs none); returns what was tried."""
     tried: list[object] = []
 
     def refuse(*args, **kwargs):
@@ -31,7 +30,13 @@ def no_network(monkeypatch):
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket.socket, "connect_ex", refuse)
     monkeypatch.setattr(socket, "create_connection", refuse)
-    yield tried
+    return tried
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    tried = refuse_network(monkeypatch)
+    yield
     assert tried == []
 
 

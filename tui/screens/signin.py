@@ -60,6 +60,7 @@ class SignInScreen(Screen):
 
     BINDINGS = [
         Binding("r", "retry", "Retry", id="signin.retry"),
+        Binding("escape", "pick_again", "Other workspace", id="signin.pick_again"),
         Binding("q", "app.quit", "Quit", id="signin.quit"),
     ]
 
@@ -109,6 +110,7 @@ class SignInScreen(Screen):
         """Sign in, then list the workspaces (none named) or open `ref` (or the one named)."""
         self.busy, self.failure, self._target = True, None, ref
         self.remove_class("-failed")
+        self.refresh_bindings()
         target = ref or self.opener.ref
         if target.complete:
             self._say(f"Signing in to {target.describe()}…", f"named by {target.source}")
@@ -138,8 +140,10 @@ class SignInScreen(Screen):
         message = str(error) if isinstance(error, WorkspaceError) else f"{type(error).__name__}: {error}"
         from tui.workspace.redact import redact
 
+        again = ", esc to choose another workspace" if self.refs else ""
         self._say(f"⚠ {failure_title(error) if error else 'Cannot open the workspace'}",
-                  f"{redact(message)}\n\nPress r to retry, q to quit.")
+                  f"{redact(message)}\n\nPress r to retry{again}, q to quit.")
+        self.refresh_bindings()  # esc applies now
 
     def on_sign_in_screen_listed(self, message: Listed) -> None:
         self.busy = False
@@ -170,6 +174,16 @@ class SignInScreen(Screen):
     def on_sign_in_screen_opened(self, message: Opened) -> None:
         self.busy = False
         self.app.workspace_opened(message.workspace, self.opener.ref)  # type: ignore[attr-defined]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "pick_again":  # only after a workspace picked from the list failed to open
+            return bool(self.refs) and self.failure is not None and not self.busy
+        return True
+
+    def action_pick_again(self) -> None:
+        self.failure, self._target = None, None
+        self.remove_class("-failed")
+        self.on_sign_in_screen_listed(self.Listed(self.refs))
 
     def action_retry(self) -> None:
         if self.busy:
