@@ -18,10 +18,10 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("AML_TUI_HOME", str(home / "ws"))
     monkeypatch.setenv("AML_TUI_CONFIG", str(home / "config.toml"))  # nor their config file
+    monkeypatch.setenv("AML_TUI_CANCEL_GRACE", "2")
     # Nor their az login and `az configure --defaults`, which would name an Azure workspace.
     # (Not HOME itself: git's and pip's config live there, and tests need them.)
     monkeypatch.setenv("AZURE_CONFIG_DIR", str(home / "azure"))
-    monkeypatch.setenv("AML_TUI_CANCEL_GRACE", "2")
 
 
 @pytest.fixture(autouse=True, scope="session")
