@@ -144,6 +144,8 @@ class FakeAzure:
         self.auth_status: int | None = None  # 401 or 403 on every bearer-token call
         self.injected: list[Injected] = []
         self.workspace_exists = True
+        # What workspace discovery lists (the picker): (resource group, name). Only WS is served.
+        self.workspaces: list[tuple[str, str]] = [(RG, WS)]
         self.clock = time.time() - 3600
         self.lock = threading.RLock()
 
@@ -298,6 +300,14 @@ class FakeAzure:
                 ids = json.loads(body or b"{}").get("values", [])
                 return 200, {}, {"values": {i: {"uri": self.output_uris[i], "type": "UriFolder"} for i in ids}}
             raise KeyError(path)
+        listing = re.fullmatch(rf"/subscriptions/{SUB}(?:/resourceGroups/([^/]+))?/providers/"
+                               r"Microsoft\.MachineLearningServices/workspaces", path)
+        if listing:
+            return 200, {}, {"value": [{**self._workspace(), "name": name,
+                                        "id": f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/"
+                                              f"Microsoft.MachineLearningServices/workspaces/{name}"}
+                                       for rg, name in self.workspaces
+                                       if listing.group(1) in (None, rg)]}
         if not path.startswith(WS_ID):
             raise KeyError(path)
         if not self.workspace_exists:

@@ -55,9 +55,11 @@ NO_CONFIG_FILE = Path("(none)")  # the path of the Config an app gets when given
 FOLD_BELOW = 100  # columns under which the sidebar shows only the kinds' numbers
 
 
-def describe_workspace(info: WorkspaceInfo, read_only: bool) -> str:
+def describe_workspace(info: WorkspaceInfo, read_only: bool, source: str | None = None) -> str:
     # READ-ONLY before the long parts: a narrow terminal cuts the header's end, not the mode.
-    parts = [" aml-tui", "READ-ONLY" if read_only else "", info.kind, info.name, info.location]
+    # `source`: where an Azure workspace was named (app.workspace_source), before the long scope.
+    parts = [" aml-tui", "READ-ONLY" if read_only else "", info.kind, info.name,
+             f"from {source}" if source else "", info.location]
     parts += [f"{k}: {v}" for k, v in info.details.items()]
     return "  │  ".join(p for p in parts if p)
 
@@ -317,7 +319,8 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
             self._loading = False
 
     def on_main_screen_info_loaded(self, message: InfoLoaded) -> None:
-        self.query_one("#header", Static).update(Text(describe_workspace(message.info, self.app.read_only)))
+        self.query_one("#header", Static).update(Text(describe_workspace(message.info, self.app.read_only,
+                                                                         self.app.workspace_source)))
 
     def on_main_screen_counts_loaded(self, message: CountsLoaded) -> None:
         self.hide_banner()
