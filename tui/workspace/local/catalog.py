@@ -63,9 +63,10 @@ MIGRATIONS: tuple[str, ...] = (
     "ALTER TABLE environments ADD COLUMN build TEXT",
     # v5: what the table window needs (window.py). A change counter: every insert or update of
     # a row stamps it with the next value of `revision.rev` (a removal records it in `removed`),
-    # so "what changed since N" is one indexed query. And one covering index over the columns
-    # the job table sorts and filters by: a scan of it reads ~100 bytes a job, not the row's
-    # whole record (its `spec` is most of a row).
+    # so "what changed since N" is one indexed query. And covering indexes over the columns
+    # the job table sorts and filters by: a scan of one reads ~100 bytes a job, not the row's
+    # whole record (its `spec` is most of a row). One is in the default order (newest first),
+    # one by name: a top-N sort by name over 100,000 rows took 0.5 s when names grow with time.
     """
     CREATE TABLE revision (one INTEGER PRIMARY KEY CHECK (one = 1), rev INTEGER NOT NULL);
     INSERT INTO revision VALUES (1, 0);
@@ -88,6 +89,8 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX jobs_rev ON jobs (rev);
     CREATE INDEX jobs_window ON jobs (parent_job_name, created_at DESC, name, display_name, status, type,
                                       experiment_name, compute, start_time, end_time);
+    CREATE INDEX jobs_by_name ON jobs (parent_job_name, name COLLATE NOCASE, created_at DESC, name, display_name,
+                                       status, type, experiment_name, compute);
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -69,6 +69,9 @@ _CELLS: dict[AssetKind, dict[str, str | tuple[str, str]]] = {
                           "SCORING URI": _spec_field("scoring_uri", "scoring_uri"), "AGE": _AGE},
 }
 
+# Job columns that are never NULL (catalog.py): their sort needs no NULLs-last term.
+_JOB_NOT_NULL = {"name", "status", "type", "experiment_name", "compute"}
+
 # The tables whose rows make a kind's rows: compute counts its running and queued jobs.
 _TABLES: dict[AssetKind, tuple[str, ...]] = {
     AssetKind.JOBS: ("jobs",), AssetKind.COMPUTE: ("compute", "jobs"),
@@ -209,7 +212,10 @@ class SqlSource(AssetSource):
         if query.sort is None or query.sort not in _CELLS[kind]:
             return default
         value = _value(kind, query.sort)
-        return f"({value}) IS NULL, ({value}) COLLATE NOCASE {'DESC' if query.descending else 'ASC'}, {default}"
+        order = f"({value}) COLLATE NOCASE {'DESC' if query.descending else 'ASC'}, {default}"
+        if kind is AssetKind.JOBS and value in _JOB_NOT_NULL:
+            return order  # as the jobs_by_name index orders them
+        return f"({value}) IS NULL, {order}"
 
     def count(self, query: ListQuery) -> Count:
         if not self.in_sql(query.kind):
@@ -233,7 +239,9 @@ class SqlSource(AssetSource):
             d = assets.descriptor(kind)
             return [d.to_asset(self.workspace.root, r)
                     for r in conn.execute(f"SELECT * FROM {self._from(kind)} {page}", params)]
-        seqs = [r[0] for r in conn.execute(f"SELECT seq FROM jobs {page}", params)]
+        # The scan in the sort's own order, or newest first: ties then arrive in their order.
+        index = "jobs_by_name" if query.sort == "NAME" else "jobs_window"
+        seqs = [r[0] for r in conn.execute(f"SELECT seq FROM jobs INDEXED BY {index} {page}", params)]
         if not seqs:
             return []
         rows = {r["seq"]: r for r in conn.execute(
