@@ -301,10 +301,16 @@ def running_trials(ws, name: str, count: int):
         [t for t in trials_of(ws, name) if t.status == "Running"]) >= count else None, 90, f"{count} running trials")
 
 
-def test_cancelling_a_sweep_through_the_cli_cancels_its_trials(sws, cli):
+def test_a_sweep_through_the_cli_create_with_set_cancel_list_show(sws, cli, tmp_path):
     space = {"x": {"type": "uniform", "min_value": 0, "max_value": 1}}
-    sweep = submit(sws, sweep_doc(trial={"command": "sleep 120"}, search_space=space, sampling_algorithm="random",
-                                  limits={"max_total_trials": 6, "max_concurrent_trials": 2}))
+    jobfile = write(tmp_path / "sweep.yml", json.dumps(sweep_doc(
+        trial={"command": "sleep 120"}, search_space=space, sampling_algorithm="random",
+        limits={"max_total_trials": 6, "max_concurrent_trials": 1})))
+    r = cli("job", "create", "--file", str(jobfile), "--set", "limits.max_concurrent_trials=2", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    created = json.loads(r.stdout)  # the CLI process has exited: the sweep runs on, detached
+    assert created["type"] == "sweep" and created["limits"]["max_concurrent_trials"] == 2
+    sweep = sws.get_job(created["name"])
     running_trials(sws, sweep.name, 2)
     r = cli("job", "cancel", "--name", sweep.name, "-o", "json")
     assert r.returncode == 0, r.stderr
