@@ -163,12 +163,14 @@ def test_bayesian_sampling_asks_optuna_and_tells_it_each_objective(sws, tmp_path
 # Four trials run one after the other (grid over `curve`, one at a time), each logging `acc`
 # at intervals 1, 2, 3, ... The stops below are worked out by hand in the comments.
 POLICIES = {
-    # slack_factor 0.2: stop when acc < best at that interval / 1.2; from interval 2 on.
+    # slack_factor 0.2: stop when a trial's best acc so far < the best trial's (so far) / 1.2;
+    # from interval 2 on.
     "bandit": ({"type": "bandit", "slack_factor": 0.2, "evaluation_interval": 1, "delay_evaluation": 2}, [
         [0.5, 0.6, 0.7, 0.8],    # 0: the only trial at first, then the best: runs to the end
         [0.3, 0.45, 0.5, 0.55],  # 1: interval 1 is not looked at (delay 2); at 2: best 0.6, limit 0.5 > 0.45: stop
         [0.2, 0.55, 0.65, 0.75],  # 2: limits 0.5, 0.583, 0.667: always within
-        [0.6, 0.7, 0.5, 0.52],   # 3: at 2 it is the best (0.7); at 3: best 0.7, limit 0.583 > 0.5: stop
+        [0.3, 0.52, 0.55, 0.56],  # 3: at 2: limit 0.5 <= 0.52; at 3: best 0.7, limit 0.583 > 0.55: stop
+        #                            (at 1, not looked at: 0.3 < 0.5 / 1.2 would have stopped it)
     ], {1: 2, 3: 3}, 0),
     # At intervals 2 and 4: stop when the trial's best so far is below the median of the other
     # trials' running averages.

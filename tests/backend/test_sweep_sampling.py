@@ -77,6 +77,12 @@ def test_bandit_with_slack_amount_when_minimizing():
     assert policy.decide(trials) == []  # every interval is looked at once
 
 
+def test_bandit_judges_a_trials_best_value_so_far_not_a_dip():
+    policy = sweep.Policy({"type": "bandit", "slack_factor": 0.2}, "maximize")
+    trials = {"a": sweep.TrialMetrics([0.65, 0.6]), "b": sweep.TrialMetrics([0.7, 0.3])}
+    assert policy.decide(trials) == []  # b dipped to 0.3 at 2, but its best (0.7) is the best
+
+
 def test_best_trial_follows_the_goal():
     assert sweep.best_trial({"a": 0.5, "b": 0.9, "c": 0.9}, "maximize") == ("b", 0.9)
     assert sweep.best_trial({"a": 0.5, "b": 0.9}, "minimize") == ("a", 0.5)
