@@ -314,6 +314,10 @@ def test_a_sweep_through_the_cli_create_with_set_cancel_list_show(sws, cli, tmp_
     assert created["type"] == "sweep" and created["limits"]["max_concurrent_trials"] == 2
     sweep = sws.get_job(created["name"])
     running_trials(sws, sweep.name, 2)
+    from tui.workspace.base import AssetKind
+
+    compute = sws.get_asset(AssetKind.COMPUTE, "sweeps")
+    assert (compute.fields["running_jobs"], compute.fields["queued_jobs"]) == (2, 0)  # the trials, not the sweep
     r = cli("job", "cancel", "--name", sweep.name, "-o", "json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["status"] in ("CancelRequested", "Canceled")
