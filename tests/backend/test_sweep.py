@@ -231,6 +231,22 @@ def test_early_termination_stops_exactly_the_trials_it_should(sws, policy_sweeps
     assert [p.value for p in sws.job_metrics(stopped.name)["acc"]] == curves[min(stops)]
 
 
+def test_trials_started_by_the_sweeps_runner_see_the_users_pythonpath(sws):
+    sweep = submit(sws, sweep_doc(trial={"command": 'echo "PYTHONPATH=[$PYTHONPATH]"'},
+                                  limits={"max_total_trials": 2, "max_concurrent_trials": 1}))
+
+    def status() -> str:
+        # Not through the workspace: its reads start waiting jobs from this process, and the
+        # trials must be started by the sweep's runner (a runner spawning a runner).
+        with sqlite3.connect(sws.root / "catalog.db") as conn:
+            return conn.execute("SELECT status FROM jobs WHERE name = ?", (sweep.name,)).fetchone()[0]
+
+    wait_until(lambda: status() in ("Completed", "Failed", "Canceled"), 120, "the sweep to end")
+    for trial in trials_of(sws, sweep.name):
+        log = sws.read_log(trial.name, "user_logs/std_log.txt").text
+        assert f"PYTHONPATH=[{os.environ.get('PYTHONPATH', '')}]" in log, log  # not aml-tui's in front
+
+
 # ---------------------------------------------------------------------------- limits, capacity
 
 
