@@ -21,7 +21,9 @@ def spawn_detached(args: list[str], *, cwd: Path, stdout: IO[bytes] | int = subp
     """Run `python ARGS`. It finds `tui` through PYTHONPATH; the user's own PYTHONPATH is kept
     in AML_TUI_USER_PYTHONPATH, so a runner can hand exactly that to the job. It starts
     owner-only (files.py), the user's umask kept in AML_TUI_USER_UMASK for the same reason."""
-    user_path = os.environ.get("PYTHONPATH", "")
+    # A runner spawning another (the next queued job, a sweep's trial) passes on the user's
+    # own PYTHONPATH, not its own, which has ours in front.
+    user_path = os.environ.get("AML_TUI_USER_PYTHONPATH", os.environ.get("PYTHONPATH", ""))
     env = {**os.environ, "AML_TUI_USER_PYTHONPATH": user_path,
            "PYTHONPATH": _PACKAGE_PARENT + os.pathsep + user_path,
            files.USER_UMASK_ENV: f"{files.user_umask():03o}"}
