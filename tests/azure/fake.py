@@ -15,7 +15,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
+import signal
+import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -110,6 +114,8 @@ class FakeJob:
     metrics: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)  # extra ARM properties (inputs, command...)
     named_outputs: list[str] = field(default_factory=list)
+    proc: Any = None  # the command's process while it runs (FakeAzure(execute=True))
+    workdir: str | None = None
 
 
 @dataclass
@@ -124,8 +130,14 @@ class Injected:
 class FakeAzure:
     """The services' state. `page_size` is ARM's page size, `children_page_size` run history's."""
 
-    def __init__(self, *, page_size: int = 3, children_page_size: int = 3, latency: float = 0.0) -> None:
+    def __init__(self, *, page_size: int = 3, children_page_size: int = 3, latency: float = 0.0,
+                 execute: bool = False, auto_tick: bool = False) -> None:
         self.page_size = page_size
+        # execute: a submitted command job really runs (bash, in a folder made from its uploaded
+        # code), as the service would run it, so the tests written for the local backend can read
+        # its output. auto_tick: every read of a job takes its next step ("between polls").
+        self.execute = execute
+        self.auto_tick = auto_tick
         self.children_page_size = children_page_size
         self.latency = latency  # seconds added to every round trip (benchmarks)
         self.requests: list[Recorded] = []
@@ -191,17 +203,85 @@ class FakeAzure:
         if job.status in ("Completed", "Failed", "Canceled") and job.end is None:
             job.end = (job.start or job.created) + 60
 
+    COMPUTE_SETTLES = {"Starting": "Running", "Stopping": "Stopped", "Restarting": "Running"}
+
     def tick(self) -> None:
         """Every job with a script takes its next step: a new status, log bytes appended."""
         with self.lock:
             for job in self.jobs.values():
-                if not job.script:
-                    continue
-                status, grow = job.script.pop(0)
-                job.status = status
-                self._times_for(job)
-                for file, data in grow.items():
-                    job.logs.setdefault(file, bytearray()).extend(data)
+                self._step(job)
+            for compute in self.computes.values():  # an instance action completes by the next poll
+                compute["state"] = self.COMPUTE_SETTLES.get(compute["state"], compute["state"])
+
+    def _step(self, job: FakeJob) -> None:
+        if job.proc is not None:
+            self._collect(job)
+            return
+        if not job.script:
+            return
+        status, grow = job.script.pop(0)
+        job.status = status
+        self._times_for(job)
+        for file, data in grow.items():
+            job.logs.setdefault(file, bytearray()).extend(data)
+        if status == "Running" and self.execute and job.body.get("submitted", {}).get("command"):
+            self._launch(job)
+
+    def _launch(self, job: FakeJob) -> None:
+        """Run a submitted command job: its code snapshot from the blobs, its literal inputs
+        substituted, its environment variables set; ./outputs becomes its artifacts."""
+        sub = job.body["submitted"]
+        work = tempfile.mkdtemp(prefix=f"fakeaml-{job.name[:20]}-")
+        code_id = sub.get("codeId") or ""
+        if "/codes/" in code_id:
+            name, _, version = code_id.split("/codes/", 1)[1].partition("/versions/")
+            prefix = urlsplit(self.codes[name][version]["props"]["codeUri"]).path.rstrip("/") + "/"
+            for path, data in self.blobs.items():
+                if path.startswith(prefix):
+                    target = os.path.join(work, path[len(prefix):])
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    with open(target, "wb") as f:
+                        f.write(data)
+        inputs = sub.get("inputs") or {}
+        command = re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}",
+                         lambda m: str((inputs.get(m.group(1)) or {}).get("value", "")), sub["command"])
+        env = {**os.environ, **{k: str(v) for k, v in (sub.get("environmentVariables") or {}).items()}}
+        with open(os.path.join(work, ".std_log.txt"), "wb") as out:
+            job.proc = subprocess.Popen(["bash", "-c", command], cwd=work, stdout=out, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        job.workdir = work
+        job.logs["user_logs/std_log.txt"] = bytearray()
+
+    def _collect(self, job: FakeJob) -> None:
+        with open(os.path.join(job.workdir, ".std_log.txt"), "rb") as f:
+            job.logs["user_logs/std_log.txt"] = bytearray(f.read())
+        code = job.proc.poll()
+        if code is None:
+            return
+        job.proc = None
+        job.status = "Completed" if code == 0 else "Failed"
+        self._times_for(job)
+        outputs = os.path.join(job.workdir, "outputs")
+        for folder, _, files in os.walk(outputs):
+            for file in files:
+                path = os.path.join(folder, file)
+                with open(path, "rb") as f:
+                    self.add_output(job.name, os.path.relpath(path, job.workdir), f.read())
+
+    def _kill(self, job: FakeJob) -> None:
+        if job.proc is not None:
+            try:
+                os.killpg(job.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            job.proc.wait()
+            job.proc = None
+
+    def close(self) -> None:
+        """Stop every command still running (execute=True)."""
+        with self.lock:
+            for job in self.jobs.values():
+                self._kill(job)
 
     def add_asset(self, kind: str, name: str, version: str, created: float | None = None, **props: Any) -> dict:
         with self.lock:
@@ -358,6 +438,7 @@ class FakeAzure:
         if len(parts) == 2 and parts[1] == "cancel" and method == "POST":
             job = self.jobs[name]
             if job.status not in ("Completed", "Failed", "Canceled"):
+                self._kill(job)
                 job.status = "CancelRequested"
                 job.script = [("Canceled", {})]
             return 202, {"Location": f"{ARM}{WS_ID}/jobs/{name}/cancelstatus"}, b""
@@ -369,7 +450,11 @@ class FakeAzure:
                                display_name=props.get("displayName"), **{"submitted": props})
             job.script = [("Queued", {}), ("Running", {"user_logs/std_log.txt": b"started\n"}),
                           ("Completed", {"user_logs/std_log.txt": b"done\n"})]
+            if self.execute and props.get("command"):  # the command's exit decides how it ends
+                job.script = [("Queued", {}), ("Running", {})]
             return 201, {}, self._arm_job(job)
+        if self.auto_tick:
+            self._step(self.jobs[name])
         return 200, {}, self._arm_job(self.jobs[name])
 
     def _arm_job(self, job: FakeJob) -> dict:
@@ -435,6 +520,8 @@ class FakeAzure:
     def _history(self, run_id: str, what: str | None, q: dict):
         job = self.jobs[run_id]
         if what is None:
+            if self.auto_tick:
+                self._step(job)
             return 200, {}, self._run(job)
         if what == "/details":
             details = {"runId": job.name, "status": job.status, "target": job.compute,

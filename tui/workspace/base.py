@@ -254,6 +254,7 @@ class Capabilities:
     endpoints: bool = False
     metrics: bool = True
     create_assets: bool = True
+    compute_actions: bool = False  # start/stop/restart compute instances
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,7 @@ class AzureWorkspace(Workspace):
     """An Azure ML workspace. Thread-safe: the SDK's clients are, and our caches take a lock."""
 
     capabilities = Capabilities(submit=True, cancel=True, sweeps=True, models=True, endpoints=True,
-                                metrics=True, create_assets=True)
+                                metrics=True, create_assets=True, compute_actions=True)
 
     def __init__(self, ml_client: Any, *, read_only: bool = False, cache_dir: Path | str | None = None,
                  count_cap: int = COUNT_CAP):
