@@ -46,7 +46,6 @@ CANARY_TOKEN = "CANARYtokenAAAABBBBCCCC"
 CANARY_RUN_TOKEN = "CANARYruntokenDDDDEEEE"
 # A storage account key is base64: this one decodes to bytes, so the storage client can sign with it.
 CANARY_ACCOUNT_KEY = base64.b64encode(b"CANARY-account-key-0123456789abcdef").decode()
-CANARIES = (CANARY_SIG, CANARY_KEY, CANARY_TOKEN, CANARY_RUN_TOKEN, CANARY_ACCOUNT_KEY)
 CONNECTION_STRING = (f"DefaultEndpointsProtocol=https;AccountName=wsdemostore;AccountKey={CANARY_KEY};"
                      "EndpointSuffix=core.windows.net")
 
@@ -58,6 +57,14 @@ def unsigned_jwt(**claims: Any) -> str:
     body = {"tid": "72f988bf-0000-0000-0000-000000000000", "aud": "https://management.azure.com",
             "oid": "11111111-2222-3333-4444-555555555555", "canary": CANARY_TOKEN, **claims}
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(body)}."
+
+
+# The JWT the fake credential signs in with; responses echo it too (a token in a tag, a log).
+CANARY_JWT = unsigned_jwt()
+CANARIES = (CANARY_SIG, CANARY_KEY, CANARY_TOKEN, CANARY_RUN_TOKEN, CANARY_ACCOUNT_KEY, CANARY_JWT)
+# Free text (descriptions, tags, log lines) carrying each kind of secret, as users paste them.
+CANARY_TEXT = (f"copied from {ACCOUNT}/data/x?sv=2021&sig={CANARY_SIG} with AccountKey={CANARY_ACCOUNT_KEY}; "
+               f"curl -H 'Authorization: Bearer {CANARY_JWT}'")
 
 
 class FakeCredential:
@@ -278,10 +285,14 @@ class FakeAzure:
             job.proc = None
 
     def close(self) -> None:
-        """Stop every command still running (execute=True)."""
+        """Stop every command still running and remove their folders (execute=True)."""
+        import shutil
+
         with self.lock:
             for job in self.jobs.values():
                 self._kill(job)
+                if job.workdir:
+                    shutil.rmtree(job.workdir, ignore_errors=True)
 
     def add_asset(self, kind: str, name: str, version: str, created: float | None = None, **props: Any) -> dict:
         with self.lock:
@@ -467,7 +478,7 @@ class FakeAzure:
                            "ContentSnapshotId": "abc",
                            "_azureml.ComputeTargetType": "amlctrain",
                            "outputs_sas": f"{ACCOUNT}/azureml/out?sv=2021&sig={CANARY_SIG}"},
-            "tags": {"team": "vision"},
+            "tags": {"team": "vision", "note": CANARY_TEXT},
             "services": {"Studio": {"endpoint": f"https://ml.azure.com/runs/{job.name}", "jobServiceType": "Studio"},
                          "Tracking": {"endpoint": f"azureml://{REGION}.api.azureml.ms{MLFLOW_PATH}",
                                       "jobServiceType": "Tracking"}},
@@ -490,7 +501,7 @@ class FakeAzure:
                 "inputs": {"epochs": {"jobInputType": "literal", "value": "2"}},
                 "outputs": {"default": {"jobOutputType": "uri_folder", "mode": "ReadWriteMount",
                                         "uri": f"azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.{job.name}"}},
-                "environmentVariables": {"STORAGE": CONNECTION_STRING, "API_TOKEN": CANARY_TOKEN},
+                "environmentVariables": {"STORAGE": CONNECTION_STRING, "API_TOKEN": CANARY_TOKEN, "ID": CANARY_JWT},
                 "resources": {"instanceCount": 1},
                 "distribution": None,
             })
@@ -513,7 +524,7 @@ class FakeAzure:
                "createdUtc": iso(job.created), "startTimeUtc": iso(job.start) if job.start else None,
                "endTimeUtc": iso(job.end) if job.end else None, "runType": "azureml.scriptrun",
                "token": CANARY_RUN_TOKEN, "target": job.compute, "properties": {"score": "0.9"},
-               "tags": {"hyperparameters": '{"lr": 0.05}'},
+               "tags": {"hyperparameters": '{"lr": 0.05}', "note": CANARY_TEXT},
                "createdBy": {"userName": "ada@example.com"}, "description": None}
         return run
 
@@ -528,7 +539,7 @@ class FakeAzure:
                        "startTimeUtc": iso(job.start) if job.start else None,
                        "endTimeUtc": iso(job.end) if job.end else None,
                        "logFiles": {f: self._log_url(job, f) for f in sorted(job.logs)},
-                       "properties": {"azureml.runsource": "azureml.scriptrun"}}
+                       "properties": {"azureml.runsource": "azureml.scriptrun", "note": CANARY_TEXT}}
             return 200, {}, details
         children = sorted((j for j in self.jobs.values() if j.parent == run_id), key=lambda j: j.created)
         skip = int(q.get("$continuationtoken", 0))
@@ -627,7 +638,8 @@ class FakeAzure:
 
     def _blob_write(self, method: str, path: str, q: dict, rec: Recorded, body: bytes | None):
         """Enough of Blob storage for the SDK's uploads: HEAD a blob, PUT one, PUT its metadata."""
-        if q.get("sig") != CANARY_SIG:
+        # A SAS (code upload), or the datastore's account key (data upload signs with SharedKey).
+        if q.get("sig") != CANARY_SIG and not rec.headers.get("Authorization", "").startswith("SharedKey "):
             return 403, {"x-ms-error-code": "AuthenticationFailed"}, b""
         stamp = {"ETag": '"0x8D0"', "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT", "x-ms-version": "2021-08-06",
                  "x-ms-request-server-encrypted": "true"}
@@ -652,7 +664,8 @@ class FakeAzure:
             return 200, {}, {"run": {"info": {"run_id": job.name, "run_uuid": job.name, "status": "FINISHED",
                                               "artifact_uri": f"{ACCOUNT}/x?sig={CANARY_SIG}"},
                                      "data": {"metrics": latest, "params": [{"key": "lr", "value": "0.1"}],
-                                              "tags": [{"key": "mlflow.source.name", "value": "train.py"}]}}}
+                                              "tags": [{"key": "mlflow.source.name", "value": "train.py"},
+                                                       {"key": "note", "value": CANARY_TEXT}]}}}
         if path == "/api/2.0/mlflow/metrics/get-history":
             job = self.jobs[q["run_id"]]
             points = job.metrics.get(q["metric_key"], [])
@@ -753,7 +766,8 @@ class FakeAzure:
         created = min((v["created"] for v in versions.values()), default=self.clock)
         modified = max((v["created"] for v in versions.values()), default=self.clock)
         props: dict[str, Any] = {"latestVersion": latest, "nextVersion": str(len(versions) + 1),
-                                 "description": None, "tags": {}, "isArchived": False, "properties": {}}
+                                 "description": None, "tags": {"note": CANARY_TEXT}, "isArchived": False,
+                                 "properties": {}}
         if kind == "data":
             props["dataType"] = versions[latest]["props"].get("dataType", "uri_folder") if latest else "uri_folder"
         return {"id": f"{WS_ID}/{kind}/{name}", "name": name, "type": f"Microsoft.MachineLearningServices/"
@@ -762,7 +776,7 @@ class FakeAzure:
                                "lastModifiedAt": iso(modified)}}
 
     def _version(self, kind: str, name: str, version: str, d: dict) -> dict:
-        props: dict[str, Any] = {"description": f"{name} v{version}", "tags": {"source": "test"},
+        props: dict[str, Any] = {"description": f"{name} v{version}", "tags": {"source": "test", "note": CANARY_TEXT},
                                  "properties": {}, "isArchived": False, "isAnonymous": False}
         if kind == "data":
             props.update({"dataType": "uri_folder",
@@ -821,7 +835,7 @@ class FakeAzure:
                                          "preparingNodeCount": 0, "unusableNodeCount": 0, "leavingNodeCount": 0,
                                          "preemptedNodeCount": 0},
                      "userAccountCredentials": {"adminUserName": "azureuser", "adminUserPassword": CANARY_KEY}}
-        return {"id": f"{WS_ID}/computes/{name}", "name": name, "location": REGION,
+        return {"id": f"{WS_ID}/computes/{name}", "name": name, "location": REGION, "tags": {"note": CANARY_TEXT},
                 "type": "Microsoft.MachineLearningServices/workspaces/computes",
                 "properties": {"computeType": c["type"], "provisioningState": c.get("provisioning", "Succeeded"),
                                "description": description, "computeLocation": REGION,
@@ -844,6 +858,7 @@ class FakeAzure:
     def _endpoint(self, name: str) -> dict:
         e = self.endpoints[name]
         return {"id": f"{WS_ID}/onlineEndpoints/{name}", "name": name, "location": REGION, "kind": "Managed",
+                "tags": {"note": CANARY_TEXT},
                 "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
                 "identity": {"type": "SystemAssigned", "principalId": "p", "tenantId": "t"},
                 "properties": {"authMode": "Key", "description": "digits", "provisioningState": "Succeeded",
@@ -864,7 +879,7 @@ class FakeAzure:
                                "instanceType": p.get("instance_type", "Standard_DS3_v2"),
                                "scaleSettings": {"scaleType": "Default"},
                                "requestSettings": {"maxConcurrentRequestsPerInstance": 1},
-                               "environmentVariables": {"SECRET_KEY": CANARY_KEY}},
+                               "environmentVariables": {"SECRET_KEY": CANARY_KEY, "ID": CANARY_JWT}},
                 "systemData": {"createdAt": iso(self.clock), "createdBy": "ada@example.com", "createdByType": "User",
                                "lastModifiedAt": iso(self.clock)}}
 

@@ -3,6 +3,8 @@ corrupt catalog, `workspace check` / `repair`, a CLI killed mid-create, a cold w
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import random
@@ -15,6 +17,9 @@ import time
 from pathlib import Path
 
 from tests.conftest import REPO, write
+
+
+pytestmark = pytest.mark.local_only("faults of the local catalog, runner processes and disk")
 
 
 def _live_runners(root: Path) -> list[int]:

@@ -3,10 +3,15 @@ computed when read, from the jobs table, in a fixed number of queries."""
 
 from __future__ import annotations
 
+import pytest
+
 import json
 
 from tests.conftest import run_cli
 from tui.workspace.base import AssetKind
+
+
+pytestmark = pytest.mark.local_only("the local compute queue")
 
 
 def _queue(ws, tmp_path, n: int = 5) -> list[str]:

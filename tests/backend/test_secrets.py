@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import json
 import os
 import stat
@@ -15,6 +17,9 @@ import yaml
 from tests.conftest import REPO, run_cli, tiny_wheel, write
 from tui.workspace.base import NotFoundError
 from tui.workspace.redact import MASK
+
+
+pytestmark = pytest.mark.local_only("the local runner's error and log files; tests/azure/test_canary.py covers Azure")
 
 
 def _cli(root: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:

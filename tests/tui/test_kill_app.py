@@ -3,6 +3,8 @@ are detached from the app's process)."""
 
 from __future__ import annotations
 
+import pytest
+
 import subprocess
 import sys
 import time
@@ -15,6 +17,9 @@ from pathlib import Path
 from tui.app import make_app
 from tui.screens.main import MainScreen
 from tui.workspace.local import LocalWorkspace
+
+pytestmark = pytest.mark.local_only("local jobs outliving a killed app (detached runners)")
+
 
 async def main():
     ws = LocalWorkspace(sys.argv[1])
