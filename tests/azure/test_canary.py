@@ -193,3 +193,29 @@ async def test_every_screen_of_every_kind(planted, tmp_path, monkeypatch, captur
     written = files_text(cache, Path(os.environ["AML_TUI_CONFIG"]), Path(os.environ["AML_TUI_HOME"]))
     assert not leaks(written), leaks(written)
     assert captured_logs and not leaks(log_text(captured_logs)), leaks(log_text(captured_logs))
+
+
+async def test_errors_the_app_shows(planted, captured_logs):
+    """The services' error bodies echo a bearer token and a SAS URL (as some do): neither the
+    notification, nor the banner of an unreachable workspace, nor the logs show them."""
+    from tests.tui.test_browse import show
+    from tui.app import make_app
+    from tui.workspace.azure import AzureWorkspace
+
+    ws = AzureWorkspace(planted.client())
+    app = make_app(ws, job_template=JOB_TEMPLATE)
+    async with app.run_test(size=(220, 60)) as pilot:
+        await wait_for_workers(pilot)
+        planted.inject(lambda r: "/data?" in r.url or "/data/" in r.url, 400, times=20)
+        await show(pilot, AssetKind.DATA)
+        await wait_for(pilot, lambda: any(n.severity == "error" for n in app._notifications), what="the error")
+        shown = [screen_text(app), *(n.message for n in app._notifications)]
+        planted.network_down = True
+        await pilot.press("r")
+        await wait_for_workers(pilot)
+        shown.append(screen_text(app))
+    ws.close()
+    assert any("Bearer ***" in s or "sig=***" in s for s in shown[1:]), shown[1:]  # the body was shown, masked
+    for text in shown:
+        assert not leaks(text), leaks(text)
+    assert not leaks(log_text(captured_logs)), leaks(log_text(captured_logs))
