@@ -109,3 +109,14 @@ async def test_the_local_backend_offers_no_compute_actions(tmp_path):
         await pilot.press("question_mark")
         assert "instance" not in text_of(app.screen.query_one("#help-table"))
     ws.close()
+
+
+def test_the_local_engine_says_it_has_no_compute_actions(tmp_path):
+    from tui.workspace.base import NotSupportedError
+    from tui.workspace.local import LocalWorkspace
+
+    ws = LocalWorkspace(tmp_path / "ws")
+    assert not ws.capabilities.compute_actions
+    with pytest.raises(NotSupportedError, match="cannot stop compute 'local'"):
+        ws.compute_action("local", "stop")
+    ws.close()

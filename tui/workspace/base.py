@@ -371,6 +371,10 @@ class Workspace(ABC):
     def create_compute(self, document: Mapping[str, Any], *, source: str) -> Asset:
         """Create or update a compute target. Raises InvalidSpecError."""
 
+    def compute_action(self, name: str, action: str) -> Asset:
+        """Start, stop or restart a compute instance, without waiting (`capabilities.compute_actions`)."""
+        raise NotSupportedError(f"this workspace cannot {action} compute {name!r}")
+
     def source(self) -> "AssetSource":
         """The table's paged, sorted, filtered view of the assets (tui/workspace/source.py).
         This reference loads whole listings; a backend with a store of its own does better."""
