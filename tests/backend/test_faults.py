@@ -3,8 +3,6 @@ corrupt catalog, `workspace check` / `repair`, a CLI killed mid-create, a cold w
 
 from __future__ import annotations
 
-import pytest
-
 import json
 import os
 import random
@@ -15,6 +13,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import REPO, write
 

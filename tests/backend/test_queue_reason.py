@@ -3,9 +3,9 @@ computed when read, from the jobs table, in a fixed number of queries."""
 
 from __future__ import annotations
 
-import pytest
-
 import json
+
+import pytest
 
 from tests.conftest import run_cli
 from tui.workspace.base import AssetKind

@@ -3,11 +3,11 @@ are detached from the app's process)."""
 
 from __future__ import annotations
 
-import pytest
-
 import subprocess
 import sys
 import time
+
+import pytest
 
 from tests.conftest import REPO
 
@@ -17,9 +17,6 @@ from pathlib import Path
 from tui.app import make_app
 from tui.screens.main import MainScreen
 from tui.workspace.local import LocalWorkspace
-
-pytestmark = pytest.mark.local_only("local jobs outliving a killed app (detached runners)")
-
 
 async def main():
     ws = LocalWorkspace(sys.argv[1])
@@ -39,6 +36,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.local_only("local jobs outliving a killed app (detached runners)")
 def test_jobs_survive_the_app_being_killed(ws, tmp_path):
     template = tmp_path / "job.yml"
     template.write_text("command: sleep 1.5; echo finished after the app died\ndisplay_name: outlives-the-app\n")
