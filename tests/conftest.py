@@ -122,7 +122,7 @@ def _azure_workspace(fake, read_only: bool = False):
 
 
 @pytest.fixture
-def ws(request, backend, ws_root, mlflow_template):
+def ws(request, backend, ws_root):
     """A real workspace of each backend; tests talk to it only through the Workspace contract
     (local-only tests may reach into the LocalWorkspace, and say so with `local_only`)."""
     if backend == "azure":
@@ -132,7 +132,9 @@ def ws(request, backend, ws_root, mlflow_template):
         return
     from tui.workspace.local import LocalWorkspace
 
-    install_mlflow_store(mlflow_template, ws_root)
+    # Asked for here, not as an argument: a session fixture is set up before `backend` can skip,
+    # and an Azure test has no use for the MLflow schema (seconds to build).
+    install_mlflow_store(request.getfixturevalue("mlflow_template"), ws_root)
     workspace = LocalWorkspace(ws_root)
     yield workspace
     workspace.close()
@@ -178,14 +180,14 @@ def run_cli_in_process(workspace_for, *args: str, cwd: Path | None = None, env: 
 
 
 @pytest.fixture
-def cli(request, backend, ws_root, mlflow_template):
+def cli(request, backend, ws_root):
     """The real `aml-tui` CLI against this backend's workspace: for local, the real binary in a
     subprocess; for azure, `tui.cli.main(argv, workspace=...)` in process over the fake."""
     if backend == "azure":
         fake = request.getfixturevalue("azure_service")
         return lambda *args, **kw: run_cli_in_process(lambda read_only: _azure_workspace(fake, read_only),
                                                       *args, **kw)
-    install_mlflow_store(mlflow_template, ws_root)
+    install_mlflow_store(request.getfixturevalue("mlflow_template"), ws_root)
 
     def call(*args: str, **kw) -> subprocess.CompletedProcess:
         return run_cli(*args, root=ws_root, **kw)
