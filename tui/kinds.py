@@ -235,7 +235,6 @@ JOB_ACTIONS: tuple[KindAction, ...] = (
 )
 
 
-
 # A compute instance's states in which an action makes no sense (the service would refuse it).
 _COMPUTE_ACTION_NOT_IN = {
     "start": ("Running", "Starting", "Restarting", "Creating", "Deleting"),

@@ -31,3 +31,11 @@ def test_a_missing_reference_exits_2_naming_the_field(cli, backend, tmp_path, te
     if backend == "azure":  # not even the code snapshot went up
         fake = request.getfixturevalue("azure_service")
         assert not any(r.method == "PUT" for r in fake.requests), [r.url for r in fake.requests if r.method == "PUT"]
+
+
+def test_an_input_path_the_os_refuses_exits_2(cli, tmp_path):
+    jobfile = write(tmp_path / "job.yml", ENV + "command: echo hi\ninputs: {d: {type: uri_folder, path: " + "x" * 300
+                    + "}}\n")
+    r = cli("job", "create", "--file", str(jobfile))
+    assert r.returncode == 2 and r.stderr.startswith(f"aml-tui: {jobfile}: inputs.d.path: "), r.stderr
+    assert "Traceback" not in r.stderr and json.loads(cli("job", "list").stdout) == []

@@ -435,8 +435,13 @@ class AzureWorkspace(Workspace):
             if named(path):
                 exists(AssetKind.DATA, path, field)
             elif "://" not in path and not path.startswith("azureml:"):
-                local = (base_dir / path).resolve()
-                if not local.exists():
+                local = base_dir / path
+                try:
+                    local, found = local.resolve(), local.exists()
+                except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+                    raise InvalidSpecError(f"cannot use {path[:80]!r}: {getattr(exc, 'strerror', None) or exc}",
+                                           source=source, field=field) from None
+                if not found:
                     raise InvalidSpecError(f"{local} does not exist", source=source, field=field)
 
     def create_job(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> Job:
