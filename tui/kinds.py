@@ -235,6 +235,63 @@ JOB_ACTIONS: tuple[KindAction, ...] = (
 )
 
 
+# A compute instance's states in which an action makes no sense (the service would refuse it).
+_COMPUTE_ACTION_NOT_IN = {
+    "start": ("Running", "Starting", "Restarting", "Creating", "Deleting"),
+    "stop": ("Stopped", "Stopping", "Creating", "Deleting"),
+    "restart": ("Stopped", "Stopping", "Starting", "Restarting", "Creating", "Deleting"),
+}
+
+
+def _compute_action_enabled(action: str) -> Callable[[Capabilities, Asset | None, bool], bool]:
+    def enabled(caps: Capabilities, asset: Asset | None, read_only: bool) -> bool:
+        if not caps.compute_actions or read_only:
+            return False
+        if asset is None:
+            return True
+        # Clusters scale by themselves: only compute instances are started and stopped.
+        return (str(asset.get("type") or "").lower() == "computeinstance"
+                and asset.get("state") not in _COMPUTE_ACTION_NOT_IN[action])
+
+    return enabled
+
+
+def request_compute_action(app: Any, compute: Asset, action: str) -> None:
+    """Ask, then send the action in a worker; the table refreshes to show the new state."""
+    if not app.check_writable(f"{action} compute"):
+        return
+    from tui.screens.modals import ConfirmScreen
+
+    def run() -> None:
+        try:
+            asset = app.workspace.compute_action(compute.name, action)
+        except Exception as exc:  # a worker of the app: report it like a screen's worker
+            app.call_from_thread(app.report_error, exc, group="mutate")
+            return
+        app.call_from_thread(done, asset)
+
+    def done(asset: Asset) -> None:
+        app.notify(f"{asset.name}: {asset.get('state') or action}", title=f"{action} compute", markup=False)
+        app.main_screen.action_refresh()
+
+    def confirmed(yes: bool | None) -> None:
+        if yes:
+            app.run_worker(run, thread=True, group="mutate", exit_on_error=False)
+
+    state = compute.get("state")
+    app.push_screen(ConfirmScreen(f"{action.capitalize()} compute instance [b]{compute.name}[/b]"
+                                  + (f" ({state})?" if state else "?"),
+                                  yes=f"{action.capitalize()}", no="Keep as is"), confirmed)
+
+
+COMPUTE_ACTIONS: tuple[KindAction, ...] = tuple(
+    KindAction(key, f"compute.{action}", f"{action.capitalize()} instance",
+               lambda app, asset, action=action: request_compute_action(app, asset, action),
+               enabled=_compute_action_enabled(action), key_display=key)
+    for key, action in (("t", "start"), ("x", "stop"), ("R", "restart"))
+)
+
+
 @dataclass(frozen=True)
 class KindSpec:
     """Everything the UI knows about one asset kind."""
@@ -280,6 +337,7 @@ KINDS: dict[AssetKind, KindSpec] = {
         KindSpec(
             AssetKind.COMPUTE, "Compute", ("compute", "computes", "c"),
             COLUMNS[AssetKind.COMPUTE],
+            actions=COMPUTE_ACTIONS,
         ),
         KindSpec(
             AssetKind.ENVIRONMENTS, "Environments", ("environments", "env", "envs", "environment", "e"),

@@ -10,6 +10,11 @@ import pytest
 from tests.azure.fake import CANARIES, FakeAzure
 
 
+@pytest.fixture(autouse=True)
+def _offline(no_network):
+    """No test here may reach the network: the fake answers everything."""
+
+
 @pytest.fixture
 def fake() -> FakeAzure:
     return FakeAzure()

@@ -15,7 +15,11 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import re
+import signal
+import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -42,7 +46,6 @@ CANARY_TOKEN = "CANARYtokenAAAABBBBCCCC"
 CANARY_RUN_TOKEN = "CANARYruntokenDDDDEEEE"
 # A storage account key is base64: this one decodes to bytes, so the storage client can sign with it.
 CANARY_ACCOUNT_KEY = base64.b64encode(b"CANARY-account-key-0123456789abcdef").decode()
-CANARIES = (CANARY_SIG, CANARY_KEY, CANARY_TOKEN, CANARY_RUN_TOKEN, CANARY_ACCOUNT_KEY)
 CONNECTION_STRING = (f"DefaultEndpointsProtocol=https;AccountName=wsdemostore;AccountKey={CANARY_KEY};"
                      "EndpointSuffix=core.windows.net")
 
@@ -54,6 +57,14 @@ def unsigned_jwt(**claims: Any) -> str:
     body = {"tid": "72f988bf-0000-0000-0000-000000000000", "aud": "https://management.azure.com",
             "oid": "11111111-2222-3333-4444-555555555555", "canary": CANARY_TOKEN, **claims}
     return f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(body)}."
+
+
+# The JWT the fake credential signs in with; responses echo it too (a token in a tag, a log).
+CANARY_JWT = unsigned_jwt()
+CANARIES = (CANARY_SIG, CANARY_KEY, CANARY_TOKEN, CANARY_RUN_TOKEN, CANARY_ACCOUNT_KEY, CANARY_JWT)
+# Free text (descriptions, tags, log lines) carrying each kind of secret, as users paste them.
+CANARY_TEXT = (f"copied from {ACCOUNT}/data/x?sv=2021&sig={CANARY_SIG} with AccountKey={CANARY_ACCOUNT_KEY}; "
+               f"curl -H 'Authorization: Bearer {CANARY_JWT}'")
 
 
 class FakeCredential:
@@ -110,6 +121,8 @@ class FakeJob:
     metrics: dict[str, list[tuple[int, float]]] = field(default_factory=dict)
     body: dict[str, Any] = field(default_factory=dict)  # extra ARM properties (inputs, command...)
     named_outputs: list[str] = field(default_factory=list)
+    proc: Any = None  # the command's process while it runs (FakeAzure(execute=True))
+    workdir: str | None = None
 
 
 @dataclass
@@ -124,8 +137,14 @@ class Injected:
 class FakeAzure:
     """The services' state. `page_size` is ARM's page size, `children_page_size` run history's."""
 
-    def __init__(self, *, page_size: int = 3, children_page_size: int = 3, latency: float = 0.0) -> None:
+    def __init__(self, *, page_size: int = 3, children_page_size: int = 3, latency: float = 0.0,
+                 execute: bool = False, auto_tick: bool = False) -> None:
         self.page_size = page_size
+        # execute: a submitted command job really runs (bash, in a folder made from its uploaded
+        # code), as the service would run it, so the tests written for the local backend can read
+        # its output. auto_tick: every read of a job takes its next step ("between polls").
+        self.execute = execute
+        self.auto_tick = auto_tick
         self.children_page_size = children_page_size
         self.latency = latency  # seconds added to every round trip (benchmarks)
         self.requests: list[Recorded] = []
@@ -193,17 +212,89 @@ class FakeAzure:
         if job.status in ("Completed", "Failed", "Canceled") and job.end is None:
             job.end = (job.start or job.created) + 60
 
+    COMPUTE_SETTLES = {"Starting": "Running", "Stopping": "Stopped", "Restarting": "Running"}
+
     def tick(self) -> None:
         """Every job with a script takes its next step: a new status, log bytes appended."""
         with self.lock:
             for job in self.jobs.values():
-                if not job.script:
-                    continue
-                status, grow = job.script.pop(0)
-                job.status = status
-                self._times_for(job)
-                for file, data in grow.items():
-                    job.logs.setdefault(file, bytearray()).extend(data)
+                self._step(job)
+            for compute in self.computes.values():  # an instance action completes by the next poll
+                compute["state"] = self.COMPUTE_SETTLES.get(compute["state"], compute["state"])
+
+    def _step(self, job: FakeJob) -> None:
+        if job.proc is not None:
+            self._collect(job)
+            return
+        if not job.script:
+            return
+        status, grow = job.script.pop(0)
+        job.status = status
+        self._times_for(job)
+        for file, data in grow.items():
+            job.logs.setdefault(file, bytearray()).extend(data)
+        if status == "Running" and self.execute and job.body.get("submitted", {}).get("command"):
+            self._launch(job)
+
+    def _launch(self, job: FakeJob) -> None:
+        """Run a submitted command job: its code snapshot from the blobs, its literal inputs
+        substituted, its environment variables set; ./outputs becomes its artifacts."""
+        sub = job.body["submitted"]
+        work = tempfile.mkdtemp(prefix=f"fakeaml-{job.name[:20]}-")
+        code_id = sub.get("codeId") or ""
+        if "/codes/" in code_id:
+            name, _, version = code_id.split("/codes/", 1)[1].partition("/versions/")
+            prefix = urlsplit(self.codes[name][version]["props"]["codeUri"]).path.rstrip("/") + "/"
+            for path, data in self.blobs.items():
+                if path.startswith(prefix):
+                    target = os.path.join(work, path[len(prefix):])
+                    os.makedirs(os.path.dirname(target), exist_ok=True)
+                    with open(target, "wb") as f:
+                        f.write(data)
+        inputs = sub.get("inputs") or {}
+        command = re.sub(r"\$\{\{\s*inputs\.([\w-]+)\s*\}\}",
+                         lambda m: str((inputs.get(m.group(1)) or {}).get("value", "")), sub["command"])
+        env = {**os.environ, **{k: str(v) for k, v in (sub.get("environmentVariables") or {}).items()}}
+        with open(os.path.join(work, ".std_log.txt"), "wb") as out:
+            job.proc = subprocess.Popen(["bash", "-c", command], cwd=work, stdout=out, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        job.workdir = work
+        job.logs["user_logs/std_log.txt"] = bytearray()
+
+    def _collect(self, job: FakeJob) -> None:
+        with open(os.path.join(job.workdir, ".std_log.txt"), "rb") as f:
+            job.logs["user_logs/std_log.txt"] = bytearray(f.read())
+        code = job.proc.poll()
+        if code is None:
+            return
+        job.proc = None
+        job.status = "Completed" if code == 0 else "Failed"
+        self._times_for(job)
+        outputs = os.path.join(job.workdir, "outputs")
+        for folder, _, files in os.walk(outputs):
+            for file in files:
+                path = os.path.join(folder, file)
+                with open(path, "rb") as f:
+                    self.add_output(job.name, os.path.relpath(path, job.workdir), f.read())
+
+    def _kill(self, job: FakeJob) -> None:
+        if job.proc is not None:
+            try:
+                os.killpg(job.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            job.proc.wait()
+            job.proc = None
+
+    def close(self) -> None:
+        """Stop every command still running and remove their folders (execute=True)."""
+        import shutil
+
+        with self.lock:
+            for job in self.jobs.values():
+                self._kill(job)
+                if job.workdir:
+                    shutil.rmtree(job.workdir, ignore_errors=True)
 
     def add_asset(self, kind: str, name: str, version: str, created: float | None = None, **props: Any) -> dict:
         with self.lock:
@@ -368,6 +459,7 @@ class FakeAzure:
         if len(parts) == 2 and parts[1] == "cancel" and method == "POST":
             job = self.jobs[name]
             if job.status not in ("Completed", "Failed", "Canceled"):
+                self._kill(job)
                 job.status = "CancelRequested"
                 job.script = [("Canceled", {})]
             return 202, {"Location": f"{ARM}{WS_ID}/jobs/{name}/cancelstatus"}, b""
@@ -381,7 +473,11 @@ class FakeAzure:
                           ("Completed", {"user_logs/std_log.txt": b"done\n"})]
             if job.job_type == "Sweep":
                 self._run_sweep(job, props)
+            elif self.execute and props.get("command"):  # the command's exit decides how it ends
+                job.script = [("Queued", {}), ("Running", {})]
             return 201, {}, self._arm_job(job)
+        if self.auto_tick:
+            self._step(self.jobs[name])
         return 200, {}, self._arm_job(self.jobs[name])
 
     def _run_sweep(self, sweep: FakeJob, props: dict) -> None:
@@ -408,7 +504,7 @@ class FakeAzure:
                            "ContentSnapshotId": "abc",
                            "_azureml.ComputeTargetType": "amlctrain",
                            "outputs_sas": f"{ACCOUNT}/azureml/out?sv=2021&sig={CANARY_SIG}"},
-            "tags": {"team": "vision"},
+            "tags": {"team": "vision", "note": CANARY_TEXT},
             "services": {"Studio": {"endpoint": f"https://ml.azure.com/runs/{job.name}", "jobServiceType": "Studio"},
                          "Tracking": {"endpoint": f"azureml://{REGION}.api.azureml.ms{MLFLOW_PATH}",
                                       "jobServiceType": "Tracking"}},
@@ -431,7 +527,7 @@ class FakeAzure:
                 "inputs": {"epochs": {"jobInputType": "literal", "value": "2"}},
                 "outputs": {"default": {"jobOutputType": "uri_folder", "mode": "ReadWriteMount",
                                         "uri": f"azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.{job.name}"}},
-                "environmentVariables": {"STORAGE": CONNECTION_STRING, "API_TOKEN": CANARY_TOKEN},
+                "environmentVariables": {"STORAGE": CONNECTION_STRING, "API_TOKEN": CANARY_TOKEN, "ID": CANARY_JWT},
                 "resources": {"instanceCount": 1},
                 "distribution": None,
             })
@@ -456,20 +552,22 @@ class FakeAzure:
                "createdUtc": iso(job.created), "startTimeUtc": iso(job.start) if job.start else None,
                "endTimeUtc": iso(job.end) if job.end else None, "runType": "azureml.scriptrun",
                "token": CANARY_RUN_TOKEN, "target": job.compute, "properties": {"score": "0.9"},
-               "tags": {"hyperparameters": '{"lr": 0.05}'},
+               "tags": {"hyperparameters": '{"lr": 0.05}', "note": CANARY_TEXT},
                "createdBy": {"userName": "ada@example.com"}, "description": None}
         return run
 
     def _history(self, run_id: str, what: str | None, q: dict):
         job = self.jobs[run_id]
         if what is None:
+            if self.auto_tick:
+                self._step(job)
             return 200, {}, self._run(job)
         if what == "/details":
             details = {"runId": job.name, "status": job.status, "target": job.compute,
                        "startTimeUtc": iso(job.start) if job.start else None,
                        "endTimeUtc": iso(job.end) if job.end else None,
                        "logFiles": {f: self._log_url(job, f) for f in sorted(job.logs)},
-                       "properties": {"azureml.runsource": "azureml.scriptrun"}}
+                       "properties": {"azureml.runsource": "azureml.scriptrun", "note": CANARY_TEXT}}
             return 200, {}, details
         children = sorted((j for j in self.jobs.values() if j.parent == run_id), key=lambda j: j.created)
         skip = int(q.get("$continuationtoken", 0))
@@ -568,7 +666,8 @@ class FakeAzure:
 
     def _blob_write(self, method: str, path: str, q: dict, rec: Recorded, body: bytes | None):
         """Enough of Blob storage for the SDK's uploads: HEAD a blob, PUT one, PUT its metadata."""
-        if q.get("sig") != CANARY_SIG:
+        # A SAS (code upload), or the datastore's account key (data upload signs with SharedKey).
+        if q.get("sig") != CANARY_SIG and not rec.headers.get("Authorization", "").startswith("SharedKey "):
             return 403, {"x-ms-error-code": "AuthenticationFailed"}, b""
         stamp = {"ETag": '"0x8D0"', "Last-Modified": "Mon, 01 Jan 2024 00:00:00 GMT", "x-ms-version": "2021-08-06",
                  "x-ms-request-server-encrypted": "true"}
@@ -593,7 +692,8 @@ class FakeAzure:
             return 200, {}, {"run": {"info": {"run_id": job.name, "run_uuid": job.name, "status": "FINISHED",
                                               "artifact_uri": f"{ACCOUNT}/x?sig={CANARY_SIG}"},
                                      "data": {"metrics": latest, "params": [{"key": "lr", "value": "0.1"}],
-                                              "tags": [{"key": "mlflow.source.name", "value": "train.py"}]}}}
+                                              "tags": [{"key": "mlflow.source.name", "value": "train.py"},
+                                                       {"key": "note", "value": CANARY_TEXT}]}}}
         if path == "/api/2.0/mlflow/metrics/get-history":
             job = self.jobs[q["run_id"]]
             points = job.metrics.get(q["metric_key"], [])
@@ -694,7 +794,8 @@ class FakeAzure:
         created = min((v["created"] for v in versions.values()), default=self.clock)
         modified = max((v["created"] for v in versions.values()), default=self.clock)
         props: dict[str, Any] = {"latestVersion": latest, "nextVersion": str(len(versions) + 1),
-                                 "description": None, "tags": {}, "isArchived": False, "properties": {}}
+                                 "description": None, "tags": {"note": CANARY_TEXT}, "isArchived": False,
+                                 "properties": {}}
         if kind == "data":
             props["dataType"] = versions[latest]["props"].get("dataType", "uri_folder") if latest else "uri_folder"
         return {"id": f"{WS_ID}/{kind}/{name}", "name": name, "type": f"Microsoft.MachineLearningServices/"
@@ -703,7 +804,7 @@ class FakeAzure:
                                "lastModifiedAt": iso(modified)}}
 
     def _version(self, kind: str, name: str, version: str, d: dict) -> dict:
-        props: dict[str, Any] = {"description": f"{name} v{version}", "tags": {"source": "test"},
+        props: dict[str, Any] = {"description": f"{name} v{version}", "tags": {"source": "test", "note": CANARY_TEXT},
                                  "properties": {}, "isArchived": False, "isAnonymous": False}
         if kind == "data":
             props.update({"dataType": "uri_folder",
@@ -762,7 +863,7 @@ class FakeAzure:
                                          "preparingNodeCount": 0, "unusableNodeCount": 0, "leavingNodeCount": 0,
                                          "preemptedNodeCount": 0},
                      "userAccountCredentials": {"adminUserName": "azureuser", "adminUserPassword": CANARY_KEY}}
-        return {"id": f"{WS_ID}/computes/{name}", "name": name, "location": REGION,
+        return {"id": f"{WS_ID}/computes/{name}", "name": name, "location": REGION, "tags": {"note": CANARY_TEXT},
                 "type": "Microsoft.MachineLearningServices/workspaces/computes",
                 "properties": {"computeType": c["type"], "provisioningState": c.get("provisioning", "Succeeded"),
                                "description": description, "computeLocation": REGION,
@@ -785,6 +886,7 @@ class FakeAzure:
     def _endpoint(self, name: str) -> dict:
         e = self.endpoints[name]
         return {"id": f"{WS_ID}/onlineEndpoints/{name}", "name": name, "location": REGION, "kind": "Managed",
+                "tags": {"note": CANARY_TEXT},
                 "type": "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
                 "identity": {"type": "SystemAssigned", "principalId": "p", "tenantId": "t"},
                 "properties": {"authMode": "Key", "description": "digits", "provisioningState": "Succeeded",
@@ -805,7 +907,7 @@ class FakeAzure:
                                "instanceType": p.get("instance_type", "Standard_DS3_v2"),
                                "scaleSettings": {"scaleType": "Default"},
                                "requestSettings": {"maxConcurrentRequestsPerInstance": 1},
-                               "environmentVariables": {"SECRET_KEY": CANARY_KEY}},
+                               "environmentVariables": {"SECRET_KEY": CANARY_KEY, "ID": CANARY_JWT}},
                 "systemData": {"createdAt": iso(self.clock), "createdBy": "ada@example.com", "createdByType": "User",
                                "lastModifiedAt": iso(self.clock)}}
 

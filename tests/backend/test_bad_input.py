@@ -58,6 +58,7 @@ JOB_CASES = [
 ]
 
 
+@pytest.mark.local_only("checks that the local catalog and folders stay empty")
 @pytest.mark.parametrize("flags, text, field, words", [c[1:] for c in JOB_CASES], ids=[c[0] for c in JOB_CASES])
 def test_bad_job_input_exits_2_and_writes_nothing(cli, ws_root, tmp_path, flags, text, field, words):
     jobfile = write(tmp_path / "job.yml", text)
@@ -66,6 +67,7 @@ def test_bad_job_input_exits_2_and_writes_nothing(cli, ws_root, tmp_path, flags,
     assert rows(ws_root, "jobs") == [] and listing(ws_root / "jobs") == []
 
 
+@pytest.mark.local_only("checks that the local catalog and folders stay empty")
 def test_data_create_with_a_255_character_version_writes_no_datastore_folder(cli, ws_root, tmp_path):
     write(tmp_path / "d" / "x.csv", "a,b\n")
     r = cli("data", "create", "--name", "digits", "--path", str(tmp_path / "d"), "--version", "1" * 255)
@@ -73,6 +75,7 @@ def test_data_create_with_a_255_character_version_writes_no_datastore_folder(cli
     assert rows(ws_root, "data") == [] and listing(ws_root / "datastore") == []
 
 
+@pytest.mark.local_only("local compute (--max-concurrency)")
 @pytest.mark.parametrize("how", ["flag", "yaml"])
 def test_compute_create_with_a_huge_max_concurrency(cli, ws_root, tmp_path, how):
     if how == "flag":
@@ -85,7 +88,7 @@ def test_compute_create_with_a_huge_max_concurrency(cli, ws_root, tmp_path, how)
 
 
 def test_job_download_to_a_file_or_out_of_the_outputs_is_refused(cli, ws_root, tmp_path):
-    jobfile = write(tmp_path / "job.yml", "command: echo hi\noutputs:\n  model: {}\n")
+    jobfile = write(tmp_path / "job.yml", "command: echo hi\noutputs:\n  model: {}\nenvironment: {image: python:3.11-slim}\n")
     r = cli("job", "create", "--file", str(jobfile))
     assert r.returncode == 0, r.stderr
     name = json.loads(r.stdout)["name"]
@@ -108,6 +111,7 @@ def test_max_results_must_be_a_positive_count(cli, command, value):
     refused(r, "--max-results", "expected an integer from 1 to 2147483647")
 
 
+@pytest.mark.local_only("checks that the local catalog and folders stay empty")
 def test_set_with_an_alias_bomb_is_refused(cli, ws_root, tmp_path):
     jobfile = write(tmp_path / "job.yml", "command: echo\n")
     bomb = "[" + ", ".join(["&a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"] + [

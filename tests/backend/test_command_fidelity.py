@@ -16,6 +16,9 @@ from tui.workspace import spec
 from tui.workspace.base import InvalidSpecError
 
 
+pytestmark = pytest.mark.local_only("runs commands through the local runner and its environment materialisation")
+
+
 def submit(ws, doc: dict, base: Path):
     return ws.create_job(doc, base_dir=base, source="job.yml")
 

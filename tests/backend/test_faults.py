@@ -14,7 +14,12 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO, write
+
+
+pytestmark = pytest.mark.local_only("faults of the local catalog, runner processes and disk")
 
 
 def _live_runners(root: Path) -> list[int]:

@@ -18,6 +18,9 @@ from tests.conftest import tiny_wheel, write
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl is Linux's")
 
 
+pytestmark = pytest.mark.local_only("process isolation of the local runner")
+
+
 def _processes(match) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter():

@@ -16,6 +16,9 @@ from tests.conftest import tiny_wheel, write
 from tui.workspace.base import BackendUnavailableError, InvalidSpecError, NotFoundError
 
 
+pytestmark = pytest.mark.local_only("the local engine itself: catalog, runner, environments, capacity")
+
+
 def submit(ws, doc: dict, base: Path | None = None):
     return ws.create_job(doc, base_dir=base or Path.cwd(), source="job.yml")
 

@@ -18,6 +18,9 @@ STD_LOG = "user_logs/std_log.txt"
 CLOCK = "for i in 1 2 3 4 5; do date +%s.%N; sleep 0.4; done"
 
 
+pytestmark = pytest.mark.local_only("the local runner's write-time marks in log files")
+
+
 def submit(ws, command: str, base: Path):
     return ws.create_job({"command": command}, base_dir=base, source="job.yml")
 

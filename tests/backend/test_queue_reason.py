@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import run_cli
 from tui.workspace.base import AssetKind
+
+
+pytestmark = pytest.mark.local_only("the local compute queue")
 
 
 def _queue(ws, tmp_path, n: int = 5) -> list[str]:

@@ -10,11 +10,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from tests.conftest import REPO, run_cli, tiny_wheel, write
 from tui.workspace.base import NotFoundError
 from tui.workspace.redact import MASK
+
+
+pytestmark = pytest.mark.local_only("the local runner's error and log files; tests/azure/test_canary.py covers Azure")
 
 
 def _cli(root: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:

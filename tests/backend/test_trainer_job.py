@@ -9,6 +9,9 @@ from trainer.synthetic import write_synthetic
 from tui.workspace import spec
 
 
+pytestmark = pytest.mark.local_only("the trainer tracks to the local MLflow store")
+
+
 @pytest.fixture
 def mnist_ws(ws, tmp_path):
     data = write_synthetic(tmp_path / "mnist", n_train=600, n_test=200)

@@ -61,7 +61,7 @@ def test_environment_yaml_loads_with_azure_ai_ml(name, env_name):
     assert env.name == env_name and env.version == "1"
     assert env.image.startswith("mcr.microsoft.com/azureml/openmpi")
     pip = next(d["pip"] for d in env.conda_file["dependencies"] if isinstance(d, dict))
-    assert "torch==2.14.1" in pip and "mlflow==3.17.2" in pip
+    assert "torch==2.14.1" in pip and "mlflow>=3.15.0,<=3.17.2" in pip
     assert "azureml-mlflow" in " ".join(pip)  # MLflow tracking on Azure ML
 
 

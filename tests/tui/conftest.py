@@ -60,6 +60,8 @@ async def wait_for_workers(pilot, timeout: float = 15.0) -> None:
 def run_job(ws, command: str, **fields) -> str:
     """Submit a command job through the real workspace; returns its name."""
     document = {"command": command, **fields}
+    if ws.info().kind != "local":  # Azure ML requires an environment; locally none means this interpreter
+        document.setdefault("environment", {"image": "python:3.11-slim"})
     return ws.create_job(document, base_dir=DATA, source="test").name
 
 

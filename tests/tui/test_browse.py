@@ -24,7 +24,10 @@ def seed_assets(ws, tmp_path: Path) -> None:
     for name in ("tui-cpu", "tui-gpu"):
         ws.create_environment({"name": name, "version": "1", "image": f"python:3.11-{name}"},
                               base_dir=tmp_path, source="test")
-    ws.create_compute({"name": "cpu-cluster", "type": "local", "max_concurrency": 2}, source="test")
+    if ws.info().kind == "local":
+        ws.create_compute({"name": "cpu-cluster", "type": "local", "max_concurrency": 2}, source="test")
+    else:  # Azure ML has no local compute: the same cluster, as Azure makes it
+        ws.create_compute({"name": "cpu-cluster", "type": "amlcompute", "max_instances": 2}, source="test")
 
 
 def keys(app) -> list[str]:

@@ -13,6 +13,9 @@ from tui.workspace.base import MetricPoint
 LOSS = [MetricPoint(step, 2.0 / step, 0.0) for step in range(1, 41)]
 
 
+pytestmark = pytest.mark.local_only("metrics a job logs to the local MLflow store")
+
+
 def chart_lines(chart) -> list[str]:
     return chart.render().plain.rstrip("\n").split("\n")
 

@@ -3,6 +3,8 @@ read-only, and failures that must not crash the app."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.tui.conftest import JOB_TEMPLATE, run_job, text_of, wait_for
 from tui.screens.logs import LogScreen
 from tui.screens.main import MainScreen
@@ -23,6 +25,7 @@ def row_of(app, name: str):
     return next((r for r in main_table(app).rows if r.key == name), None)
 
 
+@pytest.mark.local_only("asserts the local compute")
 async def test_job_row_goes_live_to_completed_and_the_log_follows(ws, app_factory):
     name = run_job(ws, THREE_LINES, display_name="three", experiment_name="tui")
     app = app_factory()
@@ -114,6 +117,7 @@ async def test_log_search_and_save_cover_the_whole_file(ws, app_factory, tmp_pat
         assert saved.read_text().splitlines()[:2] == ["1", "2"]
 
 
+@pytest.mark.local_only("the form's template is a local job (compute azureml:local, no environment)")
 async def test_submit_form_prefilled_validates_inline_and_selects_the_new_job(ws, app_factory):
     app = app_factory()
     async with app.run_test(size=(160, 48)) as pilot:
@@ -149,6 +153,7 @@ async def test_submit_form_prefilled_validates_inline_and_selects_the_new_job(ws
         assert app.screen.query_one(LogView).lines == ["epoch 1/3 lr=0.5", "epoch 2/3 lr=0.5", "epoch 3/3 lr=0.5"]
 
 
+@pytest.mark.local_only("the form's template is a local job (compute azureml:local, no environment)")
 async def test_submit_from_yaml_file_with_overrides(ws, app_factory):
     app = app_factory()
     async with app.run_test(size=(160, 48)) as pilot:
@@ -167,6 +172,7 @@ async def test_submit_from_yaml_file_with_overrides(ws, app_factory):
         assert job.display_name == "from-file" and job.get("inputs.epochs") == 1
 
 
+@pytest.mark.local_only("the form's template is a local job (compute azureml:local, no environment)")
 async def test_clone_prefills_the_form_from_a_job(ws, app_factory):
     name = run_job(ws, "echo cloned ${{inputs.n}}", inputs={"n": 7}, display_name="orig", experiment_name="exp")
     app = app_factory()
@@ -214,6 +220,7 @@ async def test_failures_are_notifications_not_crashes(ws, app_factory):
         assert isinstance(app.screen, MainScreen)
 
 
+@pytest.mark.local_only("breaks the local workspace's folder; tests/azure covers network down")
 async def test_unreachable_backend_is_a_banner_with_retry(ws, app_factory):
     ws.close()
     for suffix in ("-wal", "-shm"):

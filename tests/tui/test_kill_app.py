@@ -7,6 +7,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from tests.conftest import REPO
 
 APP_SUBMITS_THEN_WAITS = """
@@ -34,6 +36,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.local_only("local jobs outliving a killed app (detached runners)")
 def test_jobs_survive_the_app_being_killed(ws, tmp_path):
     template = tmp_path / "job.yml"
     template.write_text("command: sleep 1.5; echo finished after the app died\ndisplay_name: outlives-the-app\n")

@@ -153,5 +153,6 @@ async def test_read_only_shows_in_the_header_at_80_columns(ws, app_factory):
     app = app_factory(read_only=True)
     async with app.run_test(size=(80, 24)) as pilot:
         header = app.screen.query_one("#header")
-        await wait_for(pilot, lambda: "local" in text_of(header, width=80))
+        kind = ws.info().kind
+        await wait_for(pilot, lambda: kind in text_of(header, width=80))
         assert "READ-ONLY" in text_of(header, width=80).splitlines()[0][:80]

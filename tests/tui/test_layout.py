@@ -23,6 +23,7 @@ def _fill(ws, n: int = 30) -> None:
     fill_jobs(ws, n)
 
 
+@pytest.mark.local_only("fills the local catalog directly")
 @pytest.mark.parametrize("size", SIZES)
 async def test_main_screen_fits_the_terminal(ws, app_factory, size):
     _fill(ws)
@@ -148,6 +149,7 @@ def _distance(a, b) -> float:
     return sum((x - y) ** 2 for x, y in zip(a.rgb, b.rgb)) ** 0.5
 
 
+@pytest.mark.local_only("the form's template is a local job (compute azureml:local, no environment)")
 @pytest.mark.parametrize("size", SIZES)
 async def test_the_focused_field_of_the_form_is_plainly_visible(ws, app_factory, size):
     from tui.screens.submit import SubmitScreen

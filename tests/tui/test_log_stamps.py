@@ -14,6 +14,9 @@ from tui.widgets.log_view import LogView
 from tui.workspace.local.layout import JobLayout
 
 
+pytestmark = pytest.mark.local_only("the local runner's write-time marks in log files")
+
+
 def _stamp(label: str) -> float:
     """Seconds since midnight of an `HH:MM:SS.mmm` label."""
     h, m, s = label.split(":")

@@ -12,6 +12,9 @@ from tui.query import Query, Term, parse_query
 TITLES = [c.title for c in JOB_COLUMNS]
 
 
+pytestmark = pytest.mark.local_only("fills the local catalog directly")
+
+
 @pytest.mark.parametrize("text, query", [
     ("", Query()),
     ("mnist", Query(text="mnist")),

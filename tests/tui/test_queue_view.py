@@ -8,6 +8,9 @@ from tests.tui.conftest import run_job, text_of, wait_for, wait_for_workers
 from tests.tui.test_jobs import main_table
 
 
+pytestmark = pytest.mark.local_only("the local compute queue")
+
+
 @pytest.fixture
 def queued(ws):
     ws.create_compute({"name": "cpu-cluster", "type": "local", "max_concurrency": 2}, source="t")

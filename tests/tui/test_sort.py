@@ -44,6 +44,7 @@ def header_x(table, title: str) -> int:
     raise AssertionError(title)
 
 
+@pytest.mark.local_only("fills the local catalog directly")
 async def test_pick_a_column_reverse_it_and_keep_it_in_the_config(ws, app_factory, tmp_path):
     from tui.workspace.local.bench import fill_jobs
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.app import App, ComposeResult
 
 from tests.tui.conftest import wait_for, wait_for_workers
@@ -10,6 +11,9 @@ from tui.widgets.asset_table import AssetTable
 from tui.workspace.base import AssetKind, Job
 
 JOBS = KINDS[AssetKind.JOBS]
+
+
+pytestmark = pytest.mark.local_only("fills the local catalog directly")
 
 
 def job(name: str, *, status: str = "Completed", type: str = "command", parent: str | None = None,

@@ -19,6 +19,9 @@ from tui.workspace.base import AssetKind
 from tui.workspace.local import assets
 
 
+pytestmark = pytest.mark.local_only("a toy kind registered with the local backend only")
+
+
 def _add_member(enum_cls, name: str, value: str):
     """What adding `TOYS = "toys"` to the enum's source does, at run time."""
     member = str.__new__(enum_cls, value)

@@ -3,6 +3,8 @@ a failed job says why, the YAML pop-up has its own keys."""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.tui.conftest import run_job, text_of, wait_for, wait_for_workers
 from tests.tui.test_jobs import main_table
 from tui.screens.main import MainScreen
@@ -10,6 +12,7 @@ from tui.screens.modals import TextScreen
 from tui.screens.submit import SubmitScreen
 
 
+@pytest.mark.local_only("the form's template is a local job (compute azureml:local, no environment)")
 async def test_submit_while_filtered_shows_and_selects_the_new_job(ws, app_factory):
     old = run_job(ws, "echo old", display_name="old-one")
     ws.wait_for_job(old, timeout=30)
@@ -46,6 +49,7 @@ async def test_a_filter_that_matches_nothing_says_so(ws, app_factory):
         assert "0 of 3" in text_of(main.query_one("#table-title"))
 
 
+@pytest.mark.local_only("the exit code in the error comes from the local runner")
 async def test_a_failed_jobs_details_show_why(ws, app_factory):
     name = run_job(ws, "echo loading data; echo 'KeyError: lr' >&2; exit 2")
     ws.wait_for_job(name, timeout=30)
@@ -69,6 +73,7 @@ async def test_the_yaml_popup_has_a_footer(ws, app_factory):
         assert "Close" in [k.description for k in app.screen.query("FooterKey")]
 
 
+@pytest.mark.local_only("the form's template is a local job (compute azureml:local, no environment)")
 async def test_the_form_refuses_a_value_of_the_wrong_type_like_set(ws, app_factory):
     app = app_factory()
     async with app.run_test(size=(160, 48)) as pilot:

@@ -11,6 +11,9 @@ from tui.workspace.local.layout import JobLayout, log_file, std_log_name
 from tui.workspace.local.plan import PLAN_VERSION, PlanError, RunPlan
 
 
+pytestmark = pytest.mark.local_only("the local runner's plan and folders")
+
+
 def test_plan_round_trips_with_its_version(tmp_path):
     plan = RunPlan(command="echo hi", experiment_name="exp", display_name="d", compute="local",
                    environment={"name": "e", "version": "1"}, environment_variables={"A": "1"},

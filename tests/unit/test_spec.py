@@ -394,6 +394,7 @@ LOCAL_JOB_REFUSALS = [
 ]
 
 
+@pytest.mark.local_only("the local workspace's own rules")
 @pytest.mark.parametrize("text, field, words", [c[1:] for c in LOCAL_JOB_REFUSALS],
                          ids=[c[0] for c in LOCAL_JOB_REFUSALS])
 def test_the_local_workspace_refuses_what_it_cannot_run(cli, ws_root, tmp_path, text, field, words):
@@ -405,6 +406,7 @@ def test_the_local_workspace_refuses_what_it_cannot_run(cli, ws_root, tmp_path, 
     assert catalog(ws_root, "jobs") == [] and [p.name for p in (ws_root / "jobs").glob("*")] in ([], [".new"])
 
 
+@pytest.mark.local_only("the local workspace's own rules")
 @pytest.mark.parametrize("text, field, words", [
     ("name: t\ntype: mltable\npath: ./m\n", "type",
      "expected uri_file or uri_folder for a local data asset, got 'mltable'"),
@@ -417,6 +419,7 @@ def test_the_local_workspace_registers_local_files_and_folders_only(cli, ws_root
     assert catalog(ws_root, "data") == [] and not any((ws_root / "datastore").glob("*"))
 
 
+@pytest.mark.local_only("the local workspace's own rules")
 @pytest.mark.parametrize("doc", COMPUTES[1:], ids=[c["type"] for c in COMPUTES[1:]])
 def test_the_local_workspace_creates_local_computes_only(cli, ws_root, tmp_path, doc):
     f = write(tmp_path / "compute.yml", json.dumps({"name": "big", **doc}))

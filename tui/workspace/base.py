@@ -251,6 +251,7 @@ class Capabilities:
     endpoints: bool = False
     metrics: bool = True
     create_assets: bool = True
+    compute_actions: bool = False  # start/stop/restart compute instances
 
 
 @dataclass(frozen=True)
@@ -366,6 +367,10 @@ class Workspace(ABC):
     @abstractmethod
     def create_compute(self, document: Mapping[str, Any], *, source: str) -> Asset:
         """Create or update a compute target. Raises InvalidSpecError."""
+
+    def compute_action(self, name: str, action: str) -> Asset:
+        """Start, stop or restart a compute instance, without waiting (`capabilities.compute_actions`)."""
+        raise NotSupportedError(f"this workspace cannot {action} compute {name!r}")
 
     def close(self) -> None:
         """Release connections. Default: nothing to release."""

@@ -61,7 +61,7 @@ class AzureWorkspace(Workspace):
     """An Azure ML workspace. Thread-safe: the SDK's clients are, and our caches take a lock."""
 
     capabilities = Capabilities(submit=True, cancel=True, sweeps=True, models=True, endpoints=True,
-                                metrics=True, create_assets=True)
+                                metrics=True, create_assets=True, compute_actions=True)
 
     def __init__(self, ml_client: Any, *, read_only: bool = False, cache_dir: Path | str | None = None,
                  count_cap: int = COUNT_CAP):
@@ -407,9 +407,50 @@ class AzureWorkspace(Workspace):
             shown["code"] = str((Path(base_dir) / code).resolve())  # the SDK dumps a local folder as azureml:src
         return shown
 
+    def _check_references(self, document: Mapping[str, Any], base_dir: Path, source: str) -> None:
+        """The environment, compute and data the job names exist, and its local inputs too: the
+        SDK would otherwise fail halfway (after the code upload) with a bare "not found"."""
+
+        def exists(kind: AssetKind, ref: str, field: str) -> None:
+            try:
+                name, version = specs.parse_reference(ref)
+            except ValueError as exc:
+                raise InvalidSpecError(str(exc), source=source, field=field) from None
+            try:
+                self.get_asset(kind, name, version)
+            except NotFoundError:
+                noun = {AssetKind.DATA: "data asset"}.get(kind, kind.value.rstrip("s"))
+                raise InvalidSpecError(f"unknown {noun} {ref!r} in {self._where}", source=source,
+                                       field=field) from None
+
+        def named(value: Any) -> bool:  # `azureml:name[:version|@latest]`, not an ARM id or a URI
+            return isinstance(value, str) and value.startswith("azureml:") and "/" not in value
+
+        if named(document.get("environment")):
+            exists(AssetKind.ENVIRONMENTS, document["environment"], "environment")
+        if named(document.get("compute")):
+            exists(AssetKind.COMPUTE, document["compute"].removeprefix("azureml:"), "compute")
+        for key, value in (document.get("inputs") or {}).items():
+            path = value.get("path") if isinstance(value, Mapping) else None
+            if not isinstance(path, str):
+                continue
+            field = f"inputs.{key}.path"
+            if named(path):
+                exists(AssetKind.DATA, path, field)
+            elif "://" not in path and not path.startswith("azureml:"):
+                local = base_dir / path
+                try:
+                    local, found = local.resolve(), local.exists()
+                except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+                    raise InvalidSpecError(f"cannot use {path[:80]!r}: {getattr(exc, 'strerror', None) or exc}",
+                                           source=source, field=field) from None
+                if not found:
+                    raise InvalidSpecError(f"{local} does not exist", source=source, field=field)
+
     def create_job(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> Job:
         self._writable()
         job = self._load_job(document, Path(base_dir), source)
+        self._check_references(document, Path(base_dir), source)
         created = self._call(lambda: self.ml.jobs.create_or_update(job), f"job from {source}")
         return self.get_job(created.name)
 
@@ -489,7 +530,8 @@ class AzureWorkspace(Workspace):
             raise WorkspaceError(f"job {name!r} is {job.status}; outputs can be downloaded once it has ended "
                                  "(Completed, Failed or Canceled)")
         if output_name is not None and output_name != "default" and output_name not in (job.get("outputs") or {}):
-            outs = ", ".join(sorted(job.get("outputs") or {"default": None}))
+            # `default` (the job's artifacts) is always there, whether or not the job lists it.
+            outs = ", ".join(sorted({"default", *(job.get("outputs") or {})}))
             raise NotFoundError(f"job {name!r} has no output {output_name[:80]!r}; outputs: {outs}")
         self._call(lambda: self.ml.jobs.download(name, download_path=dest, output_name=output_name, all=all),
                    f"job {name!r}")

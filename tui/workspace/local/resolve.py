@@ -299,8 +299,13 @@ class JobResolver:
                 raise InvalidSpecError(f"{path} is a {asset.fields['type']} asset, the input says {inp.type}",
                                        source=source, field=f"inputs.{inp.name}.type")
             return self._data_local_path(asset)
-        local = (base_dir / path.removeprefix("file://")).resolve()
-        if not local.exists():
+        try:
+            local = (base_dir / path.removeprefix("file://")).resolve()
+            found = local.exists()
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte
+            raise InvalidSpecError(f"cannot use {path[:80]!r}: {getattr(exc, 'strerror', None) or exc}",
+                                   source=source, field=field) from None
+        if not found:
             raise InvalidSpecError(f"{local} does not exist", source=source, field=field)
         if inp.type == "uri_file" and not local.is_file():
             raise InvalidSpecError(f"{local} is not a file (type uri_file)", source=source, field=field)
