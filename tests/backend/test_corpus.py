@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import install_mlflow_store, run_cli
+from tui.workspace.base import build_log
 
 CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 FILES = sorted(CORPUS.glob("*.yml"))
@@ -71,7 +72,9 @@ def test_corpus_file_ends_as_recorded(path, corpus_run):
         return
     assert result.returncode == 0, result.stderr
     job = jobs[path.name]
-    prepare = ws.read_log(job.name, "system_logs/environment_build.txt").text
+    # A sweep builds nothing itself (its trials do): no build log then.
+    build = build_log(ws.log_files(job.name))
+    prepare = ws.read_log(job.name, build.name).text if build else ""
     if outcome.startswith("Preparing fails: "):
         assert job.status == "Failed" and job.start_time is None, job.status  # it never started running
         assert job.fields["error"]["code"] == "EnvironmentBuildError"
