@@ -118,6 +118,7 @@ def test_grid_runs_every_combination_once_and_the_trials_are_child_jobs(sws, tmp
     assert [j.name for j in sws.list_jobs().items] == [sweep.name]  # trials are not top-level jobs
     props = sweep.fields["properties"]
     assert json.loads(props["trial_counts"]) == {"Completed": 6} and props["total_trials"] == "6"
+    assert "each of its trials prepares its own" in sws.read_log(sweep.name, "system_logs/environment_build.txt").text
 
 
 def test_random_with_a_seed_is_reproducible_and_another_seed_differs(sws):

@@ -65,6 +65,8 @@ class SweepRunner(Runner):
             plan = SweepPlan.read(self.layout.run_json)
             if self.current_status() == "CancelRequested":
                 return self.finish("Canceled", None, None)
+            # Every job has a Preparing log; a sweep's says where the environment work happens.
+            self.system_log("a sweep prepares no environment: each of its trials prepares its own\n")
             self.status("Running", expect=("Preparing",), start_time=time.time())
             return self.sweep(plan)
         except Exception as exc:  # never leave the sweep Running, nor its trials without an owner
