@@ -14,8 +14,8 @@ The semantics, which every source keeps:
 - Filter (`tui.query.Query`): `text` and `regex` match, case-insensitively, the *search
   text*: the cells of the searchable columns (not `clock`, not `live`: an age or a running
   duration changes by the second, so no index can hold it) joined with one space. A term
-  matches its column's cell as a case-insensitive substring; a term on a column that is not
-  searchable matches nothing-special: it is ignored, and `parse_query` says so.
+  matches its column's cell as a case-insensitive substring; a column that is not searchable
+  has an empty cell here, so `age:1` matches no row and `-age:1` every row.
 - Order: with no sort column, newest first (creation time descending), ties by key
   ascending. With a sort column: its raw value by `tui.columns.sort_key` (numbers before
   text, text case-insensitive), ascending or `descending`; a missing value (None) sorts
