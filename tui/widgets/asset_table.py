@@ -39,6 +39,15 @@ __all__ = ["AssetTable", "GAP", "fit_widths"]
 STYLE_TOKENS = ("success", "error", "warning", "primary", "secondary", "muted")
 
 
+@dataclass
+class _TableMessage(Message):
+    table: "AssetTable"
+
+    @property
+    def control(self) -> "AssetTable":
+        return self.table
+
+
 class AssetTable(TableView, CachedStyles, ScrollView, can_focus=True):
     """Rows of one asset kind; see module docstring."""
 
@@ -85,46 +94,22 @@ class AssetTable(TableView, CachedStyles, ScrollView, can_focus=True):
     cursor: reactive[int] = reactive(0, always_update=False, repaint=False)
 
     @dataclass
-    class Highlighted(Message):
+    class Highlighted(_TableMessage):
         """The cursor moved to another row (or to none: a row not fetched yet)."""
 
-        table: "AssetTable"
         row: Row | None
 
-        @property
-        def control(self) -> "AssetTable":
-            return self.table
-
     @dataclass
-    class Selected(Message):
+    class Selected(_TableMessage):
         """Enter was pressed on a row."""
 
-        table: "AssetTable"
         row: Row
 
-        @property
-        def control(self) -> "AssetTable":
-            return self.table
-
-    @dataclass
-    class Sorted(Message):
+    class Sorted(_TableMessage):
         """The sort column or direction changed (the screen shows it in its title)."""
 
-        table: "AssetTable"
-
-        @property
-        def control(self) -> "AssetTable":
-            return self.table
-
-    @dataclass
-    class Loaded(Message):
+    class Loaded(_TableMessage):
         """Rows or counts arrived (the screen updates its title)."""
-
-        table: "AssetTable"
-
-        @property
-        def control(self) -> "AssetTable":
-            return self.table
 
     def __init__(self, *, clock: Callable[[], float] = time.time, **kwargs: Any) -> None:
         super().__init__(**kwargs)
