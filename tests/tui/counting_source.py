@@ -33,6 +33,7 @@ class CountingSource(AssetSource):
         self.fetched = 0  # rows returned by `fetch`, all calls together
         self.fetches: list[tuple[ListQuery, int, int]] = []  # (query, offset, rows)
         self.counts: list[ListQuery] = []
+        self.watermarks = 0  # calls of `watermark`
         self.mark = 1
         self._log: list[tuple[int, Job]] = []
         self._lock = threading.Lock()
@@ -64,6 +65,7 @@ class CountingSource(AssetSource):
         return rows
 
     def watermark(self, kind: AssetKind) -> int:
+        self.watermarks += 1
         return self.mark
 
     def changes(self, kind: AssetKind, since: int) -> Changes:

@@ -86,6 +86,23 @@ async def test_sort_and_filter_are_queries_of_the_source(source, app_factory):
         await wait_for(pilot, lambda: [r.key for r in table.rows] == [f"job_1999{i}" for i in range(5)])
 
 
+async def test_an_idle_app_asks_only_the_watermark(source, ws, app_factory, monkeypatch):
+    counted = []
+    counts = ws.counts
+    monkeypatch.setattr(ws, "counts", lambda: counted.append(1) or counts())
+    app = app_factory()
+    async with app.run_test(size=(160, 48)) as pilot:
+        await first_rows(pilot)
+        main = app.screen
+        await wait_for(pilot, lambda: main._ticks >= 1 and not main._polling, what="a first tick")
+        asked = (source.fetched, len(source.counts), len(counted), source.watermarks)
+        for _ in range(3):
+            main._tick()
+            await wait_for_workers(pilot)
+        assert (source.fetched, len(source.counts), len(counted)) == asked[:3]  # no rows, no counts
+        assert source.watermarks > asked[3]
+
+
 async def test_a_job_that_changes_while_the_user_scrolls_updates_in_place(source, app_factory):
     app = app_factory()
     async with app.run_test(size=(160, 48)) as pilot:

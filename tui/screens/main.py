@@ -299,6 +299,8 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
     def poll(self, spec: KindSpec, marks: dict[AssetKind, int], others: bool, active: bool) -> None:
+        """What moved since `marks`: the shown kind's watermark (`others`: every kind's), and
+        only then the counts and the shown kind's changes (see the comment at the top)."""
         ws = self.app.workspace
         source, caps = ws.source(), ws.capabilities
         moved = {}
@@ -366,11 +368,14 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         if changes is None or message.kind != self.kind:
             return
         self._marks[self.kind] = max(changes.watermark, self._marks.get(self.kind, changes.watermark))
+        if changes.reset:
+            self._reload()
+            return
         table = self.table
-        if changes.reset or not table.update_rows(message.rows):
-            table.reload()
-        parents = {getattr(a, "parent_job_name", None) for a in changes.assets} | {a.key for a in changes.assets}
-        for parent in table.expanded & (parents if not changes.reset else table.expanded):
+        if not table.update_rows(message.rows):
+            table.reload()  # a row came, went or moved: the pages on screen again
+        touched = {a.key for a in changes.assets} | {getattr(a, "parent_job_name", None) for a in changes.assets}
+        for parent in table.expanded & touched:  # a sweep's trials: its children again
             self.load_children(self.spec, parent)
 
     def on_asset_table_loaded(self, message: AssetTable.Loaded) -> None:

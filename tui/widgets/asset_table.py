@@ -30,9 +30,9 @@ from tui.query import Query, parse_query
 from tui.widgets.column_fit import GAP, fit_widths, grow, title_widths, total_width
 from tui.widgets.styles import CachedStyles
 from tui.widgets.table_view import TableView
-from tui.widgets.window import PageRequest, PageResult, Pager, RowsPager, ViewMap, Window, order_rows
+from tui.widgets.window import PageRequest, PageResult, Pager, RowsPager, ViewMap, Window, order_rows, search_text
 from tui.workspace.base import AssetKind
-from tui.workspace.source import PAGE_ROWS, Count, ListQuery
+from tui.workspace.source import PAGE_ROWS, Count, ListQuery, searchable
 
 __all__ = ["AssetTable", "GAP", "fit_widths"]
 
@@ -190,6 +190,7 @@ class AssetTable(TableView, CachedStyles, ScrollView, can_focus=True):
         """Put fresh rows in place of the held rows with their keys (children too). False when
         one may now belong elsewhere: not held, or its sort value or filter match changed."""
         test = self.query.predicate([c.title for c in self.columns])
+        searched = searchable(self.columns)
         column = self.sort_column
         live_sort = column is not None and self.columns[column].live is not None
         in_place, fresh = True, []
@@ -200,7 +201,7 @@ class AssetTable(TableView, CachedStyles, ScrollView, can_focus=True):
                 self._replace_child(parent, row)
                 continue
             old = self.window.replace(row)
-            if old is None or (test is not None and not test(row.search, row.cells)):
+            if old is None or (test is not None and not test(search_text(row, searched), row.cells)):
                 in_place = False
             elif column is not None and not live_sort and old.sort_keys[column] != row.sort_keys[column]:
                 in_place = False
@@ -271,6 +272,7 @@ class AssetTable(TableView, CachedStyles, ScrollView, can_focus=True):
 
     def _request(self, *, top: bool) -> None:
         """A new generation: the first page (`top`: a new query) or the pages on screen."""
+        top = top or self._to_top  # a reload before a new query's answer: still a new query
         generation = self.window.begin()
         first, last = self._visible()
         pages = [0] if top else (self.window.pages_for(first, last) or [0])

@@ -135,15 +135,23 @@ class TableView:
     # ------------------------------------------------------------------ rendering
 
     def refresh_live(self) -> None:
-        """Repaint rows whose cells change with the clock (running jobs' durations, ages)."""
-        if any(c.clock for c in self.columns):
-            self.refresh()  # every visible row's age moves; only the window is painted
+        """Repaint the lines whose clock cells (ages, running durations) read differently now:
+        an age in hours changes once a minute, so most ticks repaint nothing."""
+        clocked = [(i, c) for i, c in enumerate(self.columns) if c.clock or c.live]
+        if not clocked:
             return
-        top = int(self.scroll_y)
+        now, top = self.clock(), int(self.scroll_y)
+        shown: dict[int, tuple] = {}
         for line in range(top, min(self.height, top + self._page)):
             row = self.row_at(line)
-            if row is not None and row.live:
+            if row is not None:
+                shown[line] = tuple(c.fmt(c.get(row.asset, now)) if c.clock or row.live else row.cells[i]
+                                    for i, c in clocked)
+        painted = getattr(self, "_clock_cells", {})
+        for line, cells in shown.items():
+            if painted.get(line) != cells:
                 self.refresh_line(line + 1)
+        self._clock_cells = shown
 
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width

@@ -191,6 +191,12 @@ def order_rows(rows: Sequence[Row], column: int | None, descending: bool) -> lis
     return sorted(present, key=lambda r: r.sort_keys[column], reverse=descending) + missing
 
 
+def search_text(row: Row, searched: Sequence[int]) -> str:
+    """The text a filter's text and regex match (`tui.workspace.source.search_text`): the
+    searchable cells, not ages or running durations."""
+    return " ".join([row.cells[i] for i in searched]).lower()
+
+
 class RowsPager:
     """Rows already built, filtered and sorted in memory: what a table shows without a
     source (a kind the backend lacks, and tests of the table on its own)."""
@@ -205,8 +211,7 @@ class RowsPager:
         query, rows = request.query, self.rows
         test = query.filter.predicate(self.titles)
         if test is not None:
-            shown = self._searched  # the text a filter searches: no ages, no running durations
-            rows = [r for r in rows if test(" ".join([r.cells[i] for i in shown]).lower(), r.cells)]
+            rows = [r for r in rows if test(search_text(r, self._searched), r.cells)]
         matched = rows
         column = self.titles.index(query.sort) if query.sort in self.titles else None
         ordered = order_rows(matched, column, query.descending)
