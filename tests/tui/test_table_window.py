@@ -138,3 +138,36 @@ async def test_the_cursor_and_scroll_survive_a_refresh_that_adds_rows(source, ap
         await pilot.press("r")  # a refresh by hand keeps them too
         await wait_for_workers(pilot)
         assert (table.cursor_key, table.scroll_y) == (key, scroll)
+
+
+async def test_a_reload_before_a_new_querys_answer_still_starts_from_its_top():
+    """A watermark can move between a sort and its answer: the reload must not fetch the
+    scrolled-to pages of the new order (that lost the sort's "from the top")."""
+    import time
+
+    from tests.tui.test_table import JOBS, TableApp
+    from tui.kinds import SourcePager
+    from tui.widgets.asset_table import AssetTable
+
+    app = TableApp()
+    async with app.run_test(size=(140, 20)) as pilot:
+        table = app.query_one(AssetTable)
+        pager, asked = SourcePager(CountingSource(fake_jobs(3_000)), JOBS), []
+        table.request_pages = lambda _, request: asked.append(request)
+
+        def answer() -> None:
+            while asked:
+                table.receive(pager.run(asked.pop(0), time.time()))
+
+        table.configure(JOBS.columns, kind=AssetKind.JOBS, pager=pager)
+        answer()
+        await pilot.pause()  # laid out: the table knows how tall it is
+        table.scroll_to(y=2_000, animate=False, immediate=True)
+        answer()
+        table.move_to_key(table.row_at(2_005).key)
+        table.action_cycle_sort()  # NAME: a new query, from its top
+        table.reload()  # before its answer
+        assert [r.pages for r in asked] == [(0,), (0,)]
+        answer()
+        assert (table.scroll_y, table.cursor, table.cursor_key) == (0, 0, "job_00000")
+        await pilot.pause()

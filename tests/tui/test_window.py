@@ -101,6 +101,35 @@ def test_the_in_memory_pager_filters_and_sorts_like_the_reference_source():
         assert got.count.total == len(expected) and got.unfiltered.total == 50
 
 
+class LoadingSource(CountingSource):
+    """A backend that knows only what it has loaded (Azure has no count API): its count is
+    the rows fetched so far and one page more, not exact until it has them all."""
+
+    def count(self, query):
+        from tui.workspace.source import Count
+
+        seen = max((offset + n for _, offset, n in self.fetches), default=0)
+        total = len(self._rows(query))
+        return Count(min(total, seen + PAGE_ROWS), exact=seen + PAGE_ROWS >= total)
+
+
+def test_a_count_that_is_not_exact_is_asked_again_as_the_viewport_nears_its_end():
+    source = LoadingSource(fake_jobs(1_800))
+    pager, window, query = SourcePager(source, JOBS), Window(), ListQuery(AssetKind.JOBS)
+    start(window, pager, query)
+    assert (window.total, window.count.exact) == (2 * PAGE_ROWS, False)  # what it loaded, and a page more
+    totals = []
+    for _ in range(6):  # the user keeps going to the end (G)
+        last = window.total - 1
+        pages = window.wanted(last - SCREEN + 1, last)
+        count = window.recount(last)
+        if pages or count:
+            window.receive(pager.run(PageRequest(window.generation, query, tuple(pages), count=count), time.time()))
+        totals.append(window.total)
+    assert totals[-1] == 1_800 and window.count.exact and totals == sorted(totals)
+    assert not window.recount(1_799)  # exact: never counted again
+
+
 def test_view_lines_of_expanded_parents():
     view = ViewMap([(5, 2), (0, 1)])  # row 0 has one child, row 5 two
     assert view.height(10) == 13

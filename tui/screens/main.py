@@ -506,8 +506,8 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         # Text, not markup: the filter is user input and may hold brackets.
         table = self.table
         shown, total = table.count, table.total
-        # A backend that has not loaded every page (Azure) knows no exact count.
-        of = f" {shown.total:,}{'' if shown.exact else '+'} of {total.total:,}{'' if total.exact else ' loaded'}"
+        # A backend that has not loaded every page (Azure) knows no exact count: "N+".
+        of = f" {shown.total:,}{'' if shown.exact else '+'} of {total.total:,}{'' if total.exact else '+'}"
         title = Text.assemble((self.spec.title, "bold"), of)
         if table.filter_text:
             title.append(f"  ·  filter: {table.filter_text}")

@@ -284,9 +284,11 @@ class AssetTable(TableView, CachedStyles, ScrollView, can_focus=True):
         """Ask for the pages the viewport (and its margin) needs and the window lacks."""
         if self.pager is None or not self.window.counted:
             return  # the query's first answer, still awaited, brings the first page
-        pages = self.window.wanted(*self._visible())
-        if pages:
-            self._dispatch(PageRequest(self.window.generation, self.list_query, tuple(pages)))
+        first, last = self._visible()
+        pages = self.window.wanted(first, last)
+        count = self.window.recount(last)
+        if pages or count:
+            self._dispatch(PageRequest(self.window.generation, self.list_query, tuple(pages), count=count))
 
     def _dispatch(self, request: PageRequest) -> None:
         pager = self.pager

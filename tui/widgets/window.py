@@ -65,6 +65,7 @@ class Window:
         self._pending: set[int] = set()  # asked for, not arrived
         self._focus = 0  # the viewport's page: eviction keeps the pages nearest it
         self._keys: dict[str, int] | None = None
+        self._recounted: tuple[int, int] | None = None  # (generation, total) last counted again
 
     @property
     def total(self) -> int:
@@ -102,6 +103,15 @@ class Window:
         pages = [p for p in self.pages_for(first, last) if p not in self._fresh and p not in self._pending]
         self._pending.update(pages)
         return pages
+
+    def recount(self, last: int) -> bool:
+        """Whether to count again because row `last` is near the end of a count that is not
+        exact (a backend that has not loaded every page: the count grows as it does). Once
+        per count: True marks it asked."""
+        if self.count.exact or last + MARGIN < self.total or self._recounted == (self.generation, self.total):
+            return False
+        self._recounted = (self.generation, self.total)
+        return True
 
     def ask(self, pages: Sequence[int], focus: int) -> None:
         """`pages` are asked for outside `wanted` (a reload's)."""
