@@ -18,7 +18,22 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("AML_TUI_HOME", str(home / "ws"))
     monkeypatch.setenv("AML_TUI_CONFIG", str(home / "config.toml"))  # nor their config file
+    monkeypatch.setenv("AML_TUI_CACHE", str(home / "cache"))  # nor their Azure list caches
     monkeypatch.setenv("AML_TUI_CANCEL_GRACE", "2")
+    # Nor their az login and `az configure --defaults`, which would name an Azure workspace.
+    # (Not HOME itself: git's and pip's config live there, and tests need them.)
+    monkeypatch.setenv("AZURE_CONFIG_DIR", str(home / "azure"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_azure_workspace_above_the_checkout():
+    # The CLI tests run from REPO: a .azureml/config.json above it would open Azure for all of them.
+    from tui.workspace.azure.client import find_workspace_config
+
+    found = find_workspace_config(REPO)
+    if found is not None:
+        pytest.exit(f"{found.source} names an Azure workspace for every test run from {REPO}: move it away",
+                    returncode=4)
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from tui.workspace.base import Asset, BackendUnavailableError, Job, Workspace, W
 
 if TYPE_CHECKING:
     from tui.screens.main import MainScreen
+    from tui.workspace.azure.client import AzureOpener, WorkspaceRef
 
 # Set by the first-frame benchmark: exit as soon as the first frame has been painted.
 EXIT_AFTER_FIRST_FRAME = "AML_TUI_EXIT_AFTER_FIRST_FRAME"
@@ -51,6 +52,9 @@ class AmlCommands(Provider):
     def _commands(self) -> Iterable[tuple[str, Callable[[], object], str]]:
         app = self.app
         assert isinstance(app, AmlTuiApp)
+        if app.workspace is None:  # still signing in: there is nothing to browse yet
+            yield "Help", app.action_help, "The keys of this screen (?)"
+            return
         for kind in KIND_ORDER:
             spec = KINDS[kind]
             yield f"Show {spec.title.lower()}", (lambda k=kind: app.go_to_kind(k)), f":{spec.aliases[0]}"
@@ -93,17 +97,23 @@ class AmlTuiApp(App[int]):
 
     def __init__(
         self,
-        workspace: Workspace,
+        workspace: Workspace | None,
         *,
         read_only: bool = False,
         job_template: Path | None = None,
         clock: Callable[[], float] = time.time,
         config: Config | None = None,
+        opener: "AzureOpener | None" = None,
     ) -> None:
         super().__init__()
+        if workspace is None and opener is None:
+            raise ValueError("the app needs a workspace, or an opener that signs in to one")
         self.config = config or Config(Path("(none)"))
-        self.workspace = workspace  # thread-safe by contract: workers call it concurrently
-        self.read_only = read_only or bool(getattr(workspace, "read_only", False))
+        # None until the sign-in screen opens the Azure workspace `opener` names.
+        self.workspace: Workspace = workspace  # type: ignore[assignment]
+        self.opener = opener
+        self.workspace_source: str | None = None  # where the Azure workspace was named (the header says)
+        self.read_only = read_only or bool(getattr(workspace or opener, "read_only", False))
         self.job_template = job_template
         self.clock = clock
         self.exit_after_first_frame = os.environ.get(EXIT_AFTER_FIRST_FRAME) == "1"
@@ -139,20 +149,37 @@ class AmlTuiApp(App[int]):
         from tui.screens.logs import LogScreen
         from tui.screens.main import MainScreen, SortPicker
         from tui.screens.modals import ConfirmScreen, HelpScreen, PromptScreen, TextScreen
+        from tui.screens.signin import SignInScreen
         from tui.screens.submit import SubmitScreen
         from tui.widgets.asset_table import AssetTable
         from tui.widgets.log_view import LogView
 
         for cls in (AmlTuiApp, MainScreen, DetailScreen, LogScreen, SubmitScreen, AssetTable, LogView,
-                    ConfirmScreen, HelpScreen, PromptScreen, TextScreen, SortPicker):
+                    ConfirmScreen, HelpScreen, PromptScreen, TextScreen, SortPicker, SignInScreen):
             yield from Binding.make_bindings(cls.BINDINGS)
 
     # ------------------------------------------------------------------ screens
 
     def get_default_screen(self) -> Screen:
+        if self.workspace is None:
+            from tui.screens.signin import SignInScreen
+
+            return SignInScreen(self.opener)
         from tui.screens.main import MainScreen
 
         return MainScreen()
+
+    def workspace_opened(self, workspace: Workspace, ref: "WorkspaceRef") -> None:
+        """The sign-in screen opened the workspace: browse it."""
+        from tui.screens.main import MainScreen
+
+        self.workspace = workspace
+        self.workspace_source = ref.source
+        self.read_only = self.read_only or bool(getattr(workspace, "read_only", False))
+        # A mode of its own: its stack starts at the main screen, as `main_screen` expects
+        # (switch_screen cannot replace a default screen). The sign-in screen stays suspended.
+        self.add_mode("browse", MainScreen)
+        self.switch_mode("browse")
 
     @property
     def main_screen(self) -> "MainScreen":
@@ -259,22 +286,25 @@ class AmlTuiApp(App[int]):
 
 
 def make_app(
-    workspace: Workspace,
+    workspace: Workspace | None,
     *,
     read_only: bool = False,
     job_template: Path | None = None,
     clock: Callable[[], float] = time.time,
     config: Config | None = None,
+    opener: "AzureOpener | None" = None,
 ) -> AmlTuiApp:
-    """Build the app (tests use this; `run_app` runs it)."""
+    """Build the app (tests use this; `run_app` runs it). With `opener` instead of a
+    workspace, the app signs in first (tui/screens/signin.py)."""
     if job_template is None:
         job_template = default_job_template()
-    return AmlTuiApp(workspace, read_only=read_only, job_template=job_template, clock=clock, config=config)
+    return AmlTuiApp(workspace, read_only=read_only, job_template=job_template, clock=clock, config=config,
+                     opener=opener)
 
 
-def run_app(workspace: Workspace, *, read_only: bool = False, job_template: Path | None = None,
-            config: Config | None = None) -> int:
+def run_app(workspace: Workspace | None, *, read_only: bool = False, job_template: Path | None = None,
+            config: Config | None = None, opener: "AzureOpener | None" = None) -> int:
     """Run the TUI until the user quits; returns the process exit code."""
-    app = make_app(workspace, read_only=read_only, job_template=job_template, config=config)
+    app = make_app(workspace, read_only=read_only, job_template=job_template, config=config, opener=opener)
     result = app.run()
     return result if isinstance(result, int) else (app.return_code or 0)

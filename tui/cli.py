@@ -32,9 +32,126 @@ PAGE = 1000  # jobs read per query while `job list` streams its output
 # ---------------------------------------------------------------------------- workspace
 
 
-def open_workspace(args: argparse.Namespace, config=None):
-    """--local DIR, else $AML_TUI_HOME, else the config file's [workspace] local, else the
+AZURE_FLAGS = {"subscription_id": "--subscription", "resource_group": "--resource-group",
+               "workspace_name": "--workspace-name"}
+FLAGS_SOURCE = "--subscription/-g/-w flags"
+
+
+def choose_workspace(args: argparse.Namespace, config=None):
+    """The Azure workspace the user named (a WorkspaceRef, maybe without a workspace name: then
+    a picker asks), or None for the local one. The first found wins: the flags, --config, the
+    config file's [azure], .azureml/config.json upward from the cwd, the az CLI defaults.
+    --local forces the local workspace. Reads files only: no SDK, no network."""
+    from .workspace.azure.client import az_cli_defaults, find_workspace_config, read_workspace_config
+
+    flags = {key: getattr(args, key, None) for key in AZURE_FLAGS}
+    named = [flag for key, flag in AZURE_FLAGS.items() if flags[key] is not None]
+    config_json = getattr(args, "config_json", None)
+    if args.local is not None and (named or config_json):
+        raise InvalidSpecError(f"--local opens a local workspace; it cannot go with {(named or ['--config'])[0]}",
+                               field="--local")
+    if args.local is not None:
+        return None
+    if named:
+        return _ref_from_flags(flags)
+    if config_json:
+        return read_workspace_config(Path(config_json).expanduser())
+    if config is not None and config.azure:
+        return _ref_from_config(config)
+    found = find_workspace_config(Path.cwd())
+    if found is not None:
+        return found
+    ref = az_cli_defaults()
+    # An `az login` alone names no workspace: the az defaults count once they name a group.
+    if ref is not None and ref.resource_group:
+        return ref
+    return None
+
+
+def _ref_from_flags(flags: dict):
+    from .workspace.azure.client import WorkspaceRef, az_subscription, check_ref
+
+    for key, flag in AZURE_FLAGS.items():
+        if flags[key] is not None and not flags[key].strip():
+            raise InvalidSpecError("expected a name, got an empty string", field=flag)
+    if flags["workspace_name"] and not flags["resource_group"]:
+        raise InvalidSpecError("--workspace-name needs --resource-group (-g) too", field="--resource-group")
+    source = FLAGS_SOURCE
+    subscription = flags["subscription_id"]
+    if subscription is None:  # as az ml: the az profile's default subscription
+        found = az_subscription()
+        if found is None:
+            raise InvalidSpecError("no --subscription given and the az CLI has no default subscription "
+                                   "(run `az login`, or pass --subscription ID)", field="--subscription")
+        subscription, profile = found
+        source += f" (subscription: the default of {profile})"
+    elif not _guid_like(subscription):
+        found = az_subscription(subscription)  # a name, as az takes it
+        if found is not None:
+            subscription = found[0]
+    return check_ref(WorkspaceRef(subscription.strip(), flags["resource_group"], flags["workspace_name"], source),
+                     AZURE_FLAGS)
+
+
+def _guid_like(text: str) -> bool:
+    return len(text) == 36 and text.count("-") == 4
+
+
+def _ref_from_config(config):
+    from .workspace.azure.client import WorkspaceRef, check_ref, read_workspace_config
+
+    azure = config.azure
+    if "config" in azure:
+        return read_workspace_config(Path(azure["config"]))
+    ref = WorkspaceRef(azure["subscription_id"], azure.get("resource_group"), azure.get("workspace_name"),
+                       f"{config.path} [azure]")
+    return check_ref(ref, {k: f"azure.{k}" for k in AZURE_FLAGS}, str(config.path))
+
+
+def local_source(args: argparse.Namespace, config=None) -> str:
+    import os
+
+    if args.local is not None:
+        return "--local"
+    if os.environ.get("AML_TUI_HOME"):
+        return "$AML_TUI_HOME"
+    if config is not None and config.local_workspace is not None:
+        return f"{config.path} [workspace] local"
+    return "the default folder (no Azure workspace named)"
+
+
+def open_workspace(args: argparse.Namespace, config=None, connector=None):
+    """The Azure workspace the user named (its client built, nothing sent yet), else the local
+    one: --local DIR, else $AML_TUI_HOME, else the config file's [workspace] local, else the
     platform data dir."""
+    ref = choose_workspace(args, config)
+    if ref is not None:
+        from .workspace.azure.client import AzureOpener
+
+        args.azure_ref = ref
+        opener = AzureOpener(ref, read_only=getattr(args, "read_only", False), connector=connector)
+        if not ref.complete:
+            raise _workspace_needed(opener)
+        return opener.open(check=False)
+    return open_local_workspace(args, config)
+
+
+def _workspace_needed(opener) -> InvalidSpecError:
+    """Only a subscription (or a group) named: say so, with the workspaces there to choose from."""
+    ref = opener.ref
+    try:
+        found = opener.list_workspaces()
+        listed = ("; its workspaces: " + ", ".join(f"{r.workspace_name} (-g {r.resource_group})" for r in found)
+                  if found else "; it has no workspaces you can see")
+    except WorkspaceError as exc:
+        listed = f"; listing its workspaces failed: {redact(str(exc))}"
+    where = f"resource group {ref.resource_group}" if ref.resource_group else f"subscription {ref.subscription_id}"
+    return InvalidSpecError(f"no workspace named in {where}: pass --workspace-name (-w) and --resource-group (-g)"
+                            f"{listed}", source=None if ref.source.startswith(FLAGS_SOURCE) else ref.source,
+                            field="--workspace-name")
+
+
+def open_local_workspace(args: argparse.Namespace, config=None):
     import os
 
     from .workspace.local import LocalWorkspace
@@ -201,7 +318,26 @@ def compute_create(ws, args) -> int:
 
 
 def config_show(ws, args) -> int:
-    emit(args.config.to_dict(), args.output)
+    emit({**args.config.to_dict(), "opens": _opens(args)}, args.output)
+    return 0
+
+
+def _opens(args) -> dict:
+    """Which workspace aml-tui opens with these flags, from where (files only: no sign-in)."""
+    ref = choose_workspace(args, args.config)
+    if ref is not None:
+        return ref.to_dict()
+    from .workspace.local.workspace import default_root
+
+    import os
+
+    local = args.local or os.environ.get("AML_TUI_HOME") or args.config.local_workspace
+    root = Path(local).expanduser().resolve() if local else default_root()
+    return {"kind": "local", "location": str(root), "source": local_source(args, args.config)}
+
+
+def workspace_show(ws, args) -> int:
+    emit(_opens(args), args.output)
     return 0
 
 
@@ -277,9 +413,19 @@ def _count(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--local", metavar="DIR", default=argparse.SUPPRESS,
-                        help="local workspace directory (default: $AML_TUI_HOME, else the platform data dir)")
+                        help="open the local workspace in DIR, even where an Azure workspace is named "
+                             "(default: $AML_TUI_HOME, else the platform data dir)")
     common.add_argument("-o", "--output", choices=OUTPUTS, default=argparse.SUPPRESS,
                         help="output format (default: json, like az ml)")
+    # The Azure workspace, named as az ml names it (see README: Opening an Azure workspace).
+    common.add_argument("--subscription", dest="subscription_id", metavar="ID", default=argparse.SUPPRESS,
+                        help="Azure subscription ID or name (default: the az CLI's)")
+    common.add_argument("-g", "--resource-group", dest="resource_group", metavar="NAME", default=argparse.SUPPRESS,
+                        help="Azure resource group")
+    common.add_argument("-w", "--workspace-name", dest="workspace_name", metavar="NAME", default=argparse.SUPPRESS,
+                        help="Azure ML workspace (with -g; leave out for a picker in the app)")
+    common.add_argument("--config", dest="config_json", metavar="PATH", default=argparse.SUPPRESS,
+                        help="a workspace config.json (as the Studio downloads it)")
 
     parser = argparse.ArgumentParser(
         prog="aml-tui", parents=[common],
@@ -352,7 +498,8 @@ def build_parser() -> argparse.ArgumentParser:
         command(sub, "show", show, f"show a {gname}").add_argument("-n", "--name", required=True)
     sub = group("config", f"the user config file ({'$'}{'AML_TUI_CONFIG'} or ~/.config/aml-tui/config.toml)")
     command(sub, "show", config_show, "the effective configuration and where it was read from")
-    sub = group("workspace", "the local workspace itself: check, repair")
+    sub = group("workspace", "which workspace opens (show); the local workspace itself: check, repair")
+    command(sub, "show", workspace_show, "the workspace aml-tui opens with these flags, and where it was named")
     command(sub, "check", workspace_check, "check the catalog and that it agrees with the folders on disk")
     command(sub, "repair", workspace_repair,
             "rebuild a damaged or lost catalog from the folders on disk (the old one is kept)")
@@ -362,25 +509,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None, workspace=None) -> int:
+def main(argv: Sequence[str] | None = None, workspace=None, connector=None) -> int:
     """Run one command (or the app) and return its exit code. `workspace` replaces the one the
-    flags would open: tests pass a ready workspace of any backend."""
+    flags would open: tests pass a ready workspace of any backend. `connector` (an
+    azure.client.Connector) replaces how Azure is reached: tests pass a fake credential and
+    transport, so the flags, files and sign-in run for real against a fake service."""
     parser = build_parser()
     args = parser.parse_args(argv)
     args.local = getattr(args, "local", None)
     args.output = getattr(args, "output", "json")
+    args.azure_ref = None
     try:
         from .config import load_config
 
         args.config = load_config()
         if args.group in ("config", "workspace"):  # these need no open workspace (repair fixes one)
             return args.func(None, args)
-        ws = workspace if workspace is not None else open_workspace(args, args.config)
         if args.group is None:
-            return _run_app(ws, args)
+            return _run_app(workspace, args, connector)
+        if workspace is None and args.group == "seed":  # the demo assets are for the local workspace only
+            workspace = open_local_workspace(args, args.config)
+        ws = workspace if workspace is not None else open_workspace(args, args.config, connector)
         return args.func(ws, args)
     except WorkspaceError as exc:
         print(f"aml-tui: {redact(str(exc))}", file=sys.stderr)
+        ref = args.azure_ref
+        if ref is not None and not isinstance(exc, InvalidSpecError):
+            print(f"aml-tui: (Azure workspace {ref.describe()}, named by {ref.source}; "
+                  "--local DIR opens a local workspace instead)", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         return 130
@@ -388,17 +544,31 @@ def main(argv: Sequence[str] | None = None, workspace=None) -> int:
         return 0
 
 
-def _run_app(ws, args) -> int:
+def _run_app(ws, args, connector=None) -> int:
+    opener = None
+    if ws is None:
+        ref = choose_workspace(args, args.config)
+        if ref is None:
+            ws = open_local_workspace(args, args.config)
+        else:
+            from .workspace.azure.client import AzureOpener
+
+            args.azure_ref = ref
+            opener = AzureOpener(ref, read_only=args.read_only, connector=connector)
     try:
         from .app import run_app
     except ImportError:
+        if ws is None:
+            print(f"aml-tui: the app needs textual; Azure workspace {opener.ref.describe()} "
+                  f"(named by {opener.ref.source})")
+            return 1
         info = ws.info()
         print(f"aml-tui local workspace: {info.location}")
         for kind, n in ws.counts().items():
             print(f"  {kind.value:<13} {n}")
         return 0
     template = Path(args.job_template) if args.job_template else None
-    return run_app(ws, read_only=args.read_only, job_template=template, config=args.config)
+    return run_app(ws, read_only=args.read_only, job_template=template, config=args.config, opener=opener)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,14 @@ overrides the path). Read with `tomllib`; every key is checked, and a bad file i
 `InvalidSpecError` naming the file and the key (exit 2), never a silent default.
 
 ```toml
-[workspace]            # what aml-tui opens when no flag names a workspace
+[workspace]            # where the local workspace lives
 local = "~/ml/workspace"
+
+[azure]                # the default Azure ML workspace (wins over .azureml/config.json and az defaults)
+subscription_id = "00000000-0000-0000-0000-000000000000"
+resource_group = "rg-ml"
+workspace_name = "ws-ml" # leave out (with resource_group too) for a picker
+# or: config = "~/ml/.azureml/config.json"
 
 [ui]
 theme = "textual-dark"
@@ -35,7 +41,8 @@ from .workspace.base import AssetKind, InvalidSpecError
 
 CONFIG_ENV = "AML_TUI_CONFIG"
 SECTIONS: dict[str, tuple[str, ...]] = {
-    "workspace": ("local",),  # the Azure backend adds subscription_id, resource_group, workspace_name
+    "workspace": ("local",),
+    "azure": ("subscription_id", "resource_group", "workspace_name", "config"),
     "ui": ("theme", "refresh_interval"),
     "keymap": (),  # any binding id
     "sort": tuple(k.value for k in AssetKind),
@@ -54,6 +61,9 @@ class Config:
     # kind -> "COLUMN" or "-COLUMN" (descending). Whether the column exists is the app's to
     # check (a warning there): the columns live in the UI's registry, which the CLI never loads.
     sort: dict[str, str] = field(default_factory=dict)
+    # The default Azure workspace: subscription_id (+ resource_group, + workspace_name), or
+    # config (a config.json, already resolved against the file's folder). Checked on load.
+    azure: dict[str, str] = field(default_factory=dict)
 
     @property
     def local_workspace(self) -> Path | None:
@@ -62,6 +72,7 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": str(self.path), "exists": self.exists, "workspace": dict(self.workspace),
+                "azure": dict(self.azure),
                 "ui": {"theme": self.theme, "refresh_interval": self.refresh_interval},
                 "keymap": dict(self.keymap), "sort": dict(self.sort)}
 
@@ -104,6 +115,7 @@ def load_config(path: Path | None = None) -> Config:
                                        field=f"{section}.{key}")
 
     workspace = {k: _string(v, source, f"workspace.{k}") for k, v in data.get("workspace", {}).items()}
+    azure = _azure_table(data.get("azure", {}), path)
 
     ui = data.get("ui", {})
     theme = _string(ui["theme"], source, "ui.theme") if "theme" in ui else None
@@ -128,7 +140,25 @@ def load_config(path: Path | None = None) -> Config:
             raise InvalidSpecError(f"expected a column title, \"-\" before it to sort descending "
                                    f"(e.g. \"-DURATION\"), got {column!r}", source=source, field=f"sort.{kind}")
         sort[kind] = column
-    return Config(path, True, workspace, theme, float(interval), keymap, sort)
+    return Config(path, True, workspace, theme, float(interval), keymap, sort, azure=azure)
+
+
+def _azure_table(table: Mapping[str, Any], path: Path) -> dict[str, str]:
+    """`[azure]`: a config.json path, or the workspace's parts; a part needs the ones before it."""
+    source = str(path)
+    azure = {k: _string(v, source, f"azure.{k}") for k, v in table.items()}
+    if "config" in azure:
+        if len(azure) > 1:
+            raise InvalidSpecError("give either config (a config.json) or subscription_id, resource_group "
+                                   "and workspace_name, not both", source=source, field="azure.config")
+        # Relative to the config file, so the file means the same from any cwd.
+        azure["config"] = str((path.parent / Path(azure["config"]).expanduser()).resolve())
+        return azure
+    for key, needs in (("workspace_name", "resource_group"), ("resource_group", "subscription_id")):
+        if key in azure and needs not in azure:
+            raise InvalidSpecError(f"{key} needs {needs} too (leave out workspace_name for a picker)",
+                                   source=source, field=f"azure.{needs}")
+    return azure
 
 
 SORT_VALUE = re.compile(r"^-?[A-Za-z][A-Za-z0-9 _-]*$")

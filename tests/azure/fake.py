@@ -144,6 +144,8 @@ class FakeAzure:
         self.auth_status: int | None = None  # 401 or 403 on every bearer-token call
         self.injected: list[Injected] = []
         self.workspace_exists = True
+        # What workspace discovery lists (the picker): (resource group, name). Only WS is served.
+        self.workspaces: list[tuple[str, str]] = [(RG, WS)]
         self.clock = time.time() - 3600
         self.lock = threading.RLock()
 
@@ -298,6 +300,14 @@ class FakeAzure:
                 ids = json.loads(body or b"{}").get("values", [])
                 return 200, {}, {"values": {i: {"uri": self.output_uris[i], "type": "UriFolder"} for i in ids}}
             raise KeyError(path)
+        listing = re.fullmatch(rf"/subscriptions/{SUB}(?:/resourceGroups/([^/]+))?/providers/"
+                               r"Microsoft\.MachineLearningServices/workspaces", path)
+        if listing:
+            return 200, {}, {"value": [{**self._workspace(), "name": name,
+                                        "id": f"/subscriptions/{SUB}/resourceGroups/{rg}/providers/"
+                                              f"Microsoft.MachineLearningServices/workspaces/{name}"}
+                                       for rg, name in self.workspaces
+                                       if listing.group(1) in (None, rg)]}
         if not path.startswith(WS_ID):
             raise KeyError(path)
         if not self.workspace_exists:
@@ -369,8 +379,24 @@ class FakeAzure:
                                display_name=props.get("displayName"), **{"submitted": props})
             job.script = [("Queued", {}), ("Running", {"user_logs/std_log.txt": b"started\n"}),
                           ("Completed", {"user_logs/std_log.txt": b"done\n"})]
+            if job.job_type == "Sweep":
+                self._run_sweep(job, props)
             return 201, {}, self._arm_job(job)
         return 200, {}, self._arm_job(self.jobs[name])
+
+    def _run_sweep(self, sweep: FakeJob, props: dict) -> None:
+        """A submitted sweep's trials (`<sweep>_<i>`, max_total_trials of them, all Completed,
+        each with its primary metric) and, once the sweep completes, HyperDrive's properties
+        naming the best one."""
+        metric = props["objective"]["primaryMetric"]
+        scores = {}
+        for i in range(props["limits"]["maxTotalTrials"]):
+            score = round(0.5 + ((i * 7) % 10) / 20, 3)
+            scores[f"{sweep.name}_{i}"] = score
+            self.add_job(f"{sweep.name}_{i}", "Completed", parent=sweep.name, experiment=sweep.experiment,
+                         metrics={metric: [(0, score / 2), (1, score)]})
+        best = max(scores, key=scores.get)
+        sweep.body["best"] = {"best_child_run_id": best, "score": str(scores[best])}
 
     def _arm_job(self, job: FakeJob) -> dict:
         compute_id = f"{WS_ID}/computes/{job.compute}"
@@ -412,6 +438,8 @@ class FakeAzure:
         for output in job.named_outputs:
             props.setdefault("outputs", {})[output] = {"jobOutputType": "uri_folder", "mode": "ReadWriteMount"}
         props.update(job.body.get("submitted", {}))
+        if job.status == "Completed" and job.body.get("best"):
+            props["properties"] = {**props.get("properties", {}), **job.body["best"]}
         props["status"] = job.status
         return {"id": f"{WS_ID}/jobs/{job.name}", "name": job.name,
                 "type": "Microsoft.MachineLearningServices/workspaces/jobs", "properties": props,

@@ -93,7 +93,9 @@ def test_the_in_memory_pager_filters_and_sorts_like_the_reference_source():
     built = build_rows(JOBS, apply_query(jobs, ListQuery(AssetKind.JOBS), now), now)
     pager = RowsPager(built, JOBS.columns)
     titles = [c.title for c in JOBS.columns]
-    for text, sort, descending in (("status:fail", "NAME", True), ("/run 1\\d/", "DURATION", False), ("/1s/", None, False), ("", "EXPERIMENT", False)):
+    cases = (("status:fail", "NAME", True), ("/run 1\\d/", "DURATION", False), ("/1s/", None, False),
+             ("", "EXPERIMENT", False))
+    for text, sort, descending in cases:
         query = ListQuery(AssetKind.JOBS, parse_query(text, titles), sort, descending)
         got = pager.run(PageRequest(1, query, (0,), count=True), now)
         expected = apply_query(jobs, query, now)

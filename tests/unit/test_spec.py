@@ -67,7 +67,7 @@ def test_bad_job_fields_name_file_and_field(doc, field, words):
     assert str(err).startswith(f"job.yml: {field}: ")
 
 
-def test_sweep_jobs_parse_the_local_workspace_refuses_them():
+def test_sweep_jobs_parse_and_the_local_rules_check_their_trial():
     # Today's main raised NotSupportedError here, in the schema, so no backend could take a sweep.
     job = parse(SWEEP)
     assert isinstance(job, spec.SweepJobSpec) and job.type == "sweep"
@@ -76,8 +76,12 @@ def test_sweep_jobs_parse_the_local_workspace_refuses_them():
     assert job.sampling_algorithm == {"type": "random", "seed": 7}
     assert job.limits == {"max_total_trials": 8, "max_concurrent_trials": 2, "timeout": 3600}
     assert job.early_termination["type"] == "bandit" and set(job.search_space) == {"lr", "batch", "depth"}
-    with pytest.raises(InvalidSpecError, match="sweep jobs are not supported by this workspace yet"):
-        spec.parse_job(SWEEP, "job.yml", rules=LOCAL_RULES.job)
+    # The local workspace runs sweeps now (their trials are command jobs, under the same rules).
+    assert spec.parse_job(SWEEP, "job.yml", rules=LOCAL_RULES.job).type == "sweep"
+    multi_node = {**SWEEP, "trial": {**SWEEP["trial"], "resources": {"instance_count": 2}}}
+    with pytest.raises(InvalidSpecError, match="multi-node") as err:
+        spec.parse_job(multi_node, "job.yml", rules=LOCAL_RULES.job)
+    assert err.value.field == "trial.resources.instance_count"
 
 
 def test_yaml_syntax_error_names_line(tmp_path):
@@ -175,7 +179,8 @@ def sweep_with(**changes):
      "bayesian sampling takes choice, uniform, quniform parameters only, got loguniform"),
     (sweep_with(sampling_algorithm="bayesian", search_space={"b": {"type": "choice", "values": [1]}}),
      "early_termination", "bayesian sampling has no early termination"),
-    (sweep_with(early_termination={"type": "bandit"}), "early_termination", "one of slack_factor or slack_amount"),
+    (sweep_with(early_termination={"type": "bandit"}), "early_termination.slack_factor",
+     "a bandit policy needs slack_factor"),
     (sweep_with(early_termination={"type": "truncation_selection", "truncation_percentage": 100}),
      "early_termination.truncation_percentage", "expected an integer <= 99"),
     (sweep_with(early_termination={"type": "patience"}), "early_termination.type",
@@ -371,7 +376,8 @@ def catalog(root, table):
 
 
 LOCAL_JOB_REFUSALS = [
-    ("sweep", json.dumps(SWEEP), "type", "sweep jobs are not supported by this workspace yet"),
+    ("sweep-multi-node", json.dumps({**SWEEP, "trial": {**SWEEP["trial"], "resources": {"instance_count": 2}}}),
+     "trial.resources.instance_count", "one instance"),
     ("pipeline", json.dumps(PIPELINE), "type", "pipeline jobs are not run by the local workspace yet"),
     ("spark", "type: spark\nentry: {file: main.py}\n", "type", "Spark jobs run on Azure's serverless Spark compute"),
     *[(kind, f"command: cat ${{{{inputs.x}}}}\ninputs: {{x: {{type: {kind}, path: ./m}}}}\n", "inputs.x.type",

@@ -43,7 +43,7 @@ from tui.widgets.footer import KeyFooter
 from tui.widgets.sidebar import KindList
 from tui.widgets.window import PageRequest, PageResult, Pager
 from tui.workspace.base import ACTIVE_STATUSES, Asset, AssetKind, Job, WorkspaceInfo
-from tui.workspace.source import Changes
+from tui.workspace.source import Changes, source_for
 
 if TYPE_CHECKING:
     from tui.app import AmlTuiApp
@@ -61,9 +61,11 @@ NO_CONFIG_FILE = Path("(none)")  # the path of the Config an app gets when given
 FOLD_BELOW = 100  # columns under which the sidebar shows only the kinds' numbers
 
 
-def describe_workspace(info: WorkspaceInfo, read_only: bool) -> str:
+def describe_workspace(info: WorkspaceInfo, read_only: bool, source: str | None = None) -> str:
     # READ-ONLY before the long parts: a narrow terminal cuts the header's end, not the mode.
-    parts = [" aml-tui", "READ-ONLY" if read_only else "", info.kind, info.name, info.location]
+    # `source`: where an Azure workspace was named (app.workspace_source), before the long scope.
+    parts = [" aml-tui", "READ-ONLY" if read_only else "", info.kind, info.name,
+             f"from {source}" if source else "", info.location]
     parts += [f"{k}: {v}" for k, v in info.details.items()]
     return "  │  ".join(p for p in parts if p)
 
@@ -294,7 +296,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
 
     @work(thread=True, exit_on_error=False, group="children")
     def load_children(self, spec: KindSpec, parent: str) -> None:
-        rows = SourcePager(self.app.workspace.source(), spec).children(parent, self.app.clock())
+        rows = SourcePager(source_for(self.app.workspace), spec).children(parent, self.app.clock())
         self.post_message(self.ChildrenLoaded(spec.kind, parent, rows))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
@@ -302,7 +304,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         """What moved since `marks`: the shown kind's watermark (`others`: every kind's), and
         only then the counts and the shown kind's changes (see the comment at the top)."""
         ws = self.app.workspace
-        source, caps = ws.source(), ws.capabilities
+        source, caps = source_for(ws), ws.capabilities
         moved = {}
         for kind in KIND_ORDER if others else [spec.kind]:
             if KINDS[kind].available(caps):
@@ -336,7 +338,8 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         super().on_worker_state_changed(event)
 
     def on_main_screen_info_loaded(self, message: InfoLoaded) -> None:
-        self.query_one("#header", Static).update(Text(describe_workspace(message.info, self.app.read_only)))
+        self.query_one("#header", Static).update(Text(describe_workspace(message.info, self.app.read_only,
+                                                                         self.app.workspace_source)))
 
     def on_main_screen_counts_loaded(self, message: CountsLoaded) -> None:
         self.hide_banner()
@@ -481,7 +484,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         column, reverse = self._sorts.get(kind, (None, False))
         ws = self.app.workspace
         available = spec.available(ws.capabilities)
-        table.configure(spec.columns, kind=kind, pager=SourcePager(ws.source(), spec) if available else None,
+        table.configure(spec.columns, kind=kind, pager=SourcePager(source_for(ws), spec) if available else None,
                         empty_message="Loading…", sort_column=column, sort_reverse=reverse)
         if not available:
             table.set_rows([], empty_message=spec.unavailable)

@@ -14,10 +14,7 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
-
-if TYPE_CHECKING:
-    from tui.workspace.source import AssetSource
+from typing import Any, Mapping, Sequence
 
 # Azure ML's job statuses, in lifecycle order.
 JOB_STATUSES: tuple[str, ...] = (
@@ -369,17 +366,6 @@ class Workspace(ABC):
     @abstractmethod
     def create_compute(self, document: Mapping[str, Any], *, source: str) -> Asset:
         """Create or update a compute target. Raises InvalidSpecError."""
-
-    def source(self) -> "AssetSource":
-        """The table's paged, sorted, filtered view of the assets (tui/workspace/source.py).
-        This reference loads whole listings; a backend with a store of its own does better."""
-        if self._source is None:
-            from tui.workspace.source import MemorySource
-
-            self._source = MemorySource(self)
-        return self._source
-
-    _source: "AssetSource | None" = None
 
     def close(self) -> None:
         """Release connections. Default: nothing to release."""

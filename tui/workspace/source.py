@@ -1,6 +1,6 @@
 """The table's source: one kind's assets, filtered, sorted and read a page at a time.
 
-The app's table is a window over an `AssetSource`: it asks for the count and for the pages
+The app's table is a window over an `AssetSource` (`source_for(workspace)`): it asks for the count and for the pages
 it shows, never for the whole list, so its cost grows with the screen, not the workspace.
 The local workspace runs a `ListQuery` in SQLite (local/window.py); the Azure backend's
 cache runs it over its own store. `MemorySource` runs it in Python over a full listing: the
@@ -214,3 +214,16 @@ def _now() -> float:
     import time
 
     return time.time()
+
+
+def source_for(workspace: "Workspace") -> AssetSource:
+    """The workspace's own source (a backend with a store defines `source()`), else one
+    `MemorySource` over its listings. Not a method of `Workspace`: the reference needs the
+    columns, which need base.py."""
+    own = getattr(workspace, "source", None)
+    if callable(own):
+        return own()
+    memory = workspace.__dict__.get("_memory_source")
+    if memory is None:
+        memory = workspace.__dict__.setdefault("_memory_source", MemorySource(workspace))
+    return memory

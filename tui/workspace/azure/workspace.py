@@ -68,8 +68,8 @@ class AzureWorkspace(Workspace):
         load_sdk()  # the client exists, so the SDK is imported: this only silences its loggers
         self.ml = ml_client
         self.read_only = read_only
-        # Where the app's list cache for this workspace lives (one folder per workspace); the
-        # engine itself keeps nothing there.
+        # The folder of the app's list caches (a file per workspace, cache.py); None: the user
+        # cache dir. The engine itself keeps nothing there.
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.count_cap = count_cap
         # Kinds whose last count stopped at `count_cap` (show "1,000+").
@@ -374,7 +374,9 @@ class AzureWorkspace(Workspace):
 
     def _load_job(self, document: Mapping[str, Any], base_dir: Path, source: str) -> Any:
         spec = specs.parse_job(document, source)  # the same checks and exit-2 messages as locally
-        code = spec.code
+        # A sweep's code is its trial's.
+        trial = spec.trial if isinstance(spec, specs.SweepJobSpec) else spec
+        code, code_field = getattr(trial, "code", None), "trial.code" if trial is not spec else "code"
         if code and not code.startswith("azureml:") and "://" not in code:
             # The SDK notices a missing folder only when it uploads; say it before anything is sent.
             try:
@@ -382,12 +384,13 @@ class AzureWorkspace(Workspace):
                 is_dir, exists = folder.is_dir(), folder.exists()
             except (OSError, ValueError) as exc:
                 raise InvalidSpecError(f"cannot use {code[:80]!r} as the code folder: "
-                                       f"{getattr(exc, 'strerror', None) or exc}", source=source, field="code") from None
+                                       f"{getattr(exc, 'strerror', None) or exc}", source=source,
+                                       field=code_field) from None
             if not exists:
-                raise InvalidSpecError(f"code folder {folder} does not exist", source=source, field="code")
+                raise InvalidSpecError(f"code folder {folder} does not exist", source=source, field=code_field)
             if not is_dir:
                 raise InvalidSpecError(f"{folder} is a file; code must be a folder (the job's working "
-                                       "directory, snapshotted)", source=source, field="code")
+                                       "directory, snapshotted)", source=source, field=code_field)
         from azure.ai.ml.entities import Job as SdkJob
 
         try:
@@ -553,7 +556,20 @@ class AzureWorkspace(Workspace):
                    f"compute {name!r}")
         return self.get_asset(AssetKind.COMPUTE, name)
 
+    _source: Any = None  # the AzureCache, made on first use
+
+    def source(self) -> Any:
+        """The table's source: lists answered from the local cache and refreshed behind it."""
+        with self._lock:
+            if self._source is None:
+                from .cache import AzureCache
+
+                self._source = AzureCache(self, self.cache_dir)
+            return self._source
+
     def close(self) -> None:
+        if self._source is not None:
+            self._source.close()  # stops its refresher before the client it uses is closed
         for closable in (self._mlflow, self.ml):
             try:
                 if closable is not None and hasattr(closable, "close"):

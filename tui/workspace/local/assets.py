@@ -93,6 +93,14 @@ class AssetDescriptor:
     def count_sql(self) -> str:
         return f"SELECT count({'DISTINCT name' if self.versioned else '*'}) FROM {self.table}"
 
+    @property
+    def listed_from(self) -> str:
+        """The rows `list_sql` lists, as a FROM clause (window.py filters and sorts them)."""
+        if self.versioned:
+            return (f"(SELECT * FROM {self.table} t WHERE created_at = "
+                    f"(SELECT max(created_at) FROM {self.table} WHERE name = t.name))")
+        return self.rows_from
+
     def list_sql(self) -> str:
         if self.versioned:  # one row per name, its latest version (az ml data list shows the same)
             return (f"SELECT * FROM {self.table} t WHERE created_at = "

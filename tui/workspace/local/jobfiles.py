@@ -60,8 +60,9 @@ def sweep_unfinished(root: Path, conn: sqlite3.Connection) -> None:
 
 
 def create_job_folder(root: Path, conn: sqlite3.Connection, name: str, shown: dict[str, Any], draft: Draft,
-                      source: str) -> None:
-    """Make jobs/<name>/ (snapshot, run.json, job.yml) and its catalog row: both or neither."""
+                      source: str, *, parent_job_name: str | None = None) -> None:
+    """Make jobs/<name>/ (snapshot, run.json, job.yml) and its catalog row: both or neither.
+    A sweep's trial names its sweep (`parent_job_name`) and copies the sweep's snapshot."""
     jobs = root / "jobs"
     sweep_unfinished(root, conn)
     incoming = jobs / INCOMING
@@ -97,10 +98,10 @@ def create_job_folder(root: Path, conn: sqlite3.Connection, name: str, shown: di
         # the commit leaves `marker` for the next `sweep_unfinished`.
         with transaction(conn):
             conn.execute(
-                "INSERT INTO jobs (name, display_name, type, status, experiment_name, compute, created_at, spec)"
-                " VALUES (?, ?, 'command', 'NotStarted', ?, ?, ?, ?)",
-                (name, shown["display_name"], shown["experiment_name"], draft.compute, created,
-                 json.dumps(shown)))
+                "INSERT INTO jobs (name, display_name, type, status, experiment_name, compute, created_at, spec,"
+                " parent_job_name) VALUES (?, ?, ?, 'NotStarted', ?, ?, ?, ?, ?)",
+                (name, shown["display_name"], shown.get("type", "command"), shown["experiment_name"],
+                 draft.compute, created, json.dumps(shown), parent_job_name))
             marker.touch()
             try:
                 os.rename(tmp, final)

@@ -18,6 +18,7 @@ from . import logtimes, tracking
 from .catalog import transaction
 from .detached import spawn_detached
 from .layout import LIFECYCLE_LOG, RUNNER_LOG, JobLayout
+from .plan import PlanError, plan_kind
 
 WAITING = ("NotStarted", "Queued")
 # Statuses that hold a slot of their compute.
@@ -96,7 +97,7 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
     to_spawn: list[str] = []
     with transaction(conn):
         rows = conn.execute(
-            f"SELECT name, status, compute, runner_pid, claimed_at, spawn_attempts, spawn_pid FROM jobs "
+            f"SELECT name, type, status, compute, runner_pid, claimed_at, spawn_attempts, spawn_pid FROM jobs "
             f"WHERE status IN ({','.join('?' * (len(WAITING) + len(HOLDING)))}) ORDER BY seq",
             WAITING + HOLDING).fetchall()
         if not rows:
@@ -105,14 +106,16 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
         held: dict[str, int] = {}
         for r in rows:
             if r["status"] in HOLDING:
-                held[r["compute"]] = held.get(r["compute"], 0) + 1
+                # A sweep only starts its trials: they take the compute's slots, it takes none.
+                slot = 0 if r["type"] == "sweep" else 1
+                held[r["compute"]] = held.get(r["compute"], 0) + slot
                 if r["status"] == "Preparing" and r["runner_pid"] is None and claim_orphaned(r, now):
                     if r["spawn_attempts"] >= MAX_SPAWNS:
                         message = (f"the job's runner did not start after {MAX_SPAWNS} attempts; "
                                    f"see {RUNNER_LOG}")
                         set_status(conn, root, r["name"], "Failed", end_time=now,
                                    error=json.dumps({"code": "SystemError", "message": message}))
-                        held[r["compute"]] -= 1
+                        held[r["compute"]] -= slot
                         continue
                     conn.execute("UPDATE jobs SET claimed_at = ?, spawn_attempts = spawn_attempts + 1, "
                                  "spawn_pid = ? WHERE name = ?", (now, os.getpid(), r["name"]))
@@ -121,8 +124,8 @@ def schedule(conn: sqlite3.Connection, root: Path) -> list[str]:
             if r["status"] not in WAITING:
                 continue
             compute = r["compute"]
-            if held.get(compute, 0) < caps.get(compute, 1):
-                held[compute] = held.get(compute, 0) + 1
+            if r["type"] == "sweep" or held.get(compute, 0) < caps.get(compute, 1):
+                held[compute] = held.get(compute, 0) + (r["type"] != "sweep")
                 set_status(conn, root, r["name"], "Preparing", claimed_at=now, spawn_attempts=1,
                            spawn_pid=os.getpid())
                 to_spawn.append(r["name"])
@@ -159,7 +162,7 @@ def queue_reasons(conn: sqlite3.Connection, computes: set[str]) -> dict[str, str
     marks = ",".join("?" * len(computes))
     held = dict(conn.execute(
         f"SELECT compute, count(*) FROM jobs WHERE status IN ({','.join('?' * len(HOLDING))}) "
-        f"AND compute IN ({marks}) GROUP BY compute", (*HOLDING, *computes)).fetchall())
+        f"AND compute IN ({marks}) AND type != 'sweep' GROUP BY compute", (*HOLDING, *computes)).fetchall())
     caps = dict(conn.execute(f"SELECT name, max_concurrency FROM compute WHERE name IN ({marks})",
                              tuple(computes)).fetchall())
     rows = conn.execute(
@@ -173,10 +176,16 @@ def queue_reasons(conn: sqlite3.Connection, computes: set[str]) -> dict[str, str
 def spawn_runner(root: Path, name: str) -> int:
     """Start a detached runner: its own session, so it outlives the CLI or TUI that started it.
     Returns its pid."""
-    path = JobLayout.of(root, name).log(RUNNER_LOG)
+    layout = JobLayout.of(root, name)
+    path = layout.log(RUNNER_LOG)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        kind = plan_kind(layout.run_json)
+    except PlanError:
+        kind = "command"  # the runner claims the job and records why its plan is unreadable
+    module = "sweep_runner" if kind == "sweep" else "runner"
     with open(path, "ab") as out:
-        return spawn_detached(["-m", "tui.workspace.local.runner", str(root), name], cwd=root, stdout=out).pid
+        return spawn_detached(["-m", f"tui.workspace.local.{module}", str(root), name], cwd=root, stdout=out).pid
 
 
 def claim_orphaned(row: sqlite3.Row, now: float) -> bool:
@@ -227,8 +236,8 @@ def reconcile(conn: sqlite3.Connection, root: Path, *, start_jobs: bool = True) 
     """Fail jobs whose runner died; hand free slots to waiting jobs (unless `start_jobs` is
     False: a read-only viewer starts nothing). Cheap when idle."""
     rows = conn.execute(
-        f"SELECT name, status, runner_pid, runner_started, pgid, mlflow_run_id, claimed_at, spawn_pid FROM jobs "
-        f"WHERE status IN ({','.join('?' * (len(WAITING) + len(HOLDING)))})", WAITING + HOLDING).fetchall()
+        f"SELECT name, type, status, runner_pid, runner_started, pgid, mlflow_run_id, claimed_at, spawn_pid "
+        f"FROM jobs WHERE status IN ({','.join('?' * (len(WAITING) + len(HOLDING)))})", WAITING + HOLDING).fetchall()
     if not rows:
         return
     need_schedule = any(r["status"] in WAITING for r in rows)
@@ -251,6 +260,43 @@ def reconcile(conn: sqlite3.Connection, root: Path, *, start_jobs: bool = True) 
                     tracking.end_run(root, r["mlflow_run_id"], "FAILED")
                 except sqlite3.DatabaseError:
                     pass
+            if r["type"] == "sweep":  # its trials would run on with nobody to judge or stop them
+                cancel_trials(conn, root, r["name"], "the sweep's runner died")
             need_schedule = True
     if need_schedule and start_jobs:
         schedule(conn, root)
+
+
+def cancel(conn: sqlite3.Connection, root: Path, name: str, *, reason: str | None = None,
+           start_jobs: bool = True, reconcile_dead: bool = True) -> None:
+    """Cancel a job: one that no runner has claimed ends at once; a running one gets
+    CancelRequested and its runner SIGTERM (the runner ends it). `reason` (a sweep stopping
+    its trial) goes in with the status, in `properties.stop_reason`. A runner found dead is
+    left to `reconcile` (at once, unless `reconcile_dead` is False: one is under way)."""
+    with transaction(conn):
+        row = conn.execute("SELECT status, runner_pid, runner_started FROM jobs WHERE name = ?",
+                           (name,)).fetchone()
+        if row is None or row["status"] in ("Completed", "Failed", "Canceled"):
+            return
+        if reason:
+            conn.execute("UPDATE jobs SET spec = json_set(spec, '$.properties.stop_reason', ?) WHERE name = ?",
+                         (reason, name))
+        # No runner has claimed it yet: the runner's claim fails once the job is Canceled.
+        if row["status"] in WAITING or row["runner_pid"] is None:
+            set_status(conn, root, name, "Canceled", end_time=time.time())
+            return
+        set_status(conn, root, name, "CancelRequested")
+    if process_alive(row["runner_pid"], row["runner_started"]):
+        os.kill(row["runner_pid"], signal.SIGTERM)
+    elif reconcile_dead:
+        reconcile(conn, root, start_jobs=start_jobs)
+
+
+def cancel_trials(conn: sqlite3.Connection, root: Path, sweep: str, why: str) -> list[str]:
+    """Cancel every trial of `sweep` that has not ended, saying why; returns their names."""
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM jobs WHERE parent_job_name = ? AND status NOT IN ('Completed', 'Failed', 'Canceled')",
+        (sweep,))]
+    for name in names:
+        cancel(conn, root, name, reason=why, reconcile_dead=False)
+    return names

@@ -384,7 +384,8 @@ def _jobs(conn, root: Path, old_rows: list[dict]):
         row = dict(old.get(name) or {
             "name": name, "display_name": spec.get("display_name") or name, "type": spec.get("type", "command"),
             "experiment_name": plan.get("experiment_name") or spec.get("experiment_name") or "Default",
-            "compute": plan.get("compute") or "local", "created_at": created, "spec": json.dumps(spec)})
+            "compute": plan.get("compute") or "local", "created_at": created, "spec": json.dumps(spec),
+            "parent_job_name": spec.get("parent_job_name")})  # a sweep's trial stays its trial
         row.update({k: status[k] for k in ("status", "start_time", "end_time", "exit_code", "error") if k in status})
         row.setdefault("status", "NotStarted")
         row["mlflow_run_id"] = row.get("mlflow_run_id") or run_ids.get(name)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 from .. import spec as specs
 from ..base import Asset, AssetKind, InvalidSpecError, NotFoundError
 from ..redact import mask_env
-from .plan import RunPlan
+from .plan import RunPlan, SweepPlan, TrialTemplate
 from .rules import LOCAL_RULES
 
 if TYPE_CHECKING:
@@ -50,11 +50,44 @@ class Draft:
     compute: str
 
     def plan(self, output_paths: Mapping[str, str], display_name: str) -> RunPlan:
-        values = {"inputs": self.values["inputs"], "outputs": dict(output_paths)}
+        values = {"inputs": self.values["inputs"], "outputs": dict(output_paths),
+                  "search_space": self.values.get("search_space", {})}
         return RunPlan(command=specs.render_command(self.command, values, self.paths),
                        experiment_name=self.experiment_name, display_name=display_name, compute=self.compute,
                        environment=self.environment, environment_variables=self.environment_variables,
                        process_count=self.process_count, timeout=self.timeout, code_dir=self.code_dir)
+
+
+@dataclass
+class SweepDraft:
+    """A sweep before its folder exists: its trial's draft and what the sweep decides."""
+
+    trial: Draft
+    spec: specs.SweepJobSpec
+
+    @property
+    def values(self) -> dict[str, dict[str, str]]:
+        return self.trial.values
+
+    @property
+    def code_dir(self) -> str | None:
+        return self.trial.code_dir
+
+    @property
+    def compute(self) -> str:
+        return self.trial.compute
+
+    def plan(self, output_paths: Mapping[str, str], display_name: str) -> SweepPlan:
+        """The sweep's own output folders are not the trials': each trial gets its own."""
+        t, spec = self.trial, self.spec
+        template = TrialTemplate(
+            command=t.command, values={"inputs": t.values["inputs"]}, paths=t.paths,
+            outputs=dict(t.values["outputs"]), environment=t.environment,
+            environment_variables=t.environment_variables, process_count=t.process_count)
+        return SweepPlan(trial=template, search_space=spec.search_space,
+                         sampling_algorithm=spec.sampling_algorithm, primary_metric=spec.primary_metric,
+                         goal=spec.goal, limits=spec.limits, experiment_name=t.experiment_name,
+                         display_name=display_name, compute=t.compute, early_termination=spec.early_termination)
 
 
 class JobResolver:
@@ -67,13 +100,56 @@ class JobResolver:
     def conn(self) -> sqlite3.Connection:
         return self.ws._conn
 
-    def resolve(self, document: Mapping[str, Any], *, base_dir: Path, source: str) -> tuple[dict, Draft]:
+    def resolve(self, document: Mapping[str, Any], *, base_dir: Path,
+                source: str) -> tuple[dict, "Draft | SweepDraft"]:
         """(az ml job shape, the plan before its output paths exist); raises before anything is written."""
         spec = specs.parse_job(document, source, rules=LOCAL_RULES.job)
         name = spec.name
         if name and self.conn.execute("SELECT 1 FROM jobs WHERE name = ?", (name,)).fetchone():
             raise InvalidSpecError(f"a job named {name!r} already exists; job names are unique",
                                    source=source, field="name")
+        if isinstance(spec, specs.SweepJobSpec):
+            return self._sweep(spec, base_dir, source)
+        return self._command(spec, base_dir, source)
+
+    def _sweep(self, spec: specs.SweepJobSpec, base_dir: Path, source: str) -> tuple[dict, "SweepDraft"]:
+        """A sweep resolves as its trial would (the sweep's name, compute and experiment),
+        with the trial's own fields named `trial.*` in errors."""
+        trial = spec.trial
+        trial.name, trial.compute, trial.experiment_name = spec.name, spec.compute, spec.experiment_name
+        try:
+            trial_shown, draft = self._command(trial, base_dir, source)
+        except InvalidSpecError as exc:
+            top = (exc.field or "").split(".")[0]
+            if top in ("code", "command", "environment", "environment_variables", "distribution", "resources"):
+                raise InvalidSpecError(exc.message, source=exc.source, field=f"trial.{exc.field}") from None
+            raise
+        shown = {
+            "$schema": "https://azuremlschemas.azureedge.net/latest/sweepJob.schema.json",
+            "type": "sweep",
+            "name": spec.name,
+            "display_name": spec.display_name,
+            "description": spec.description,
+            "experiment_name": trial_shown["experiment_name"],
+            "sampling_algorithm": dict(spec.sampling_algorithm),
+            "search_space": spec.search_space,
+            "objective": {"goal": spec.goal, "primary_metric": spec.primary_metric},
+            "limits": dict(spec.limits),
+            "trial": {k: trial_shown[k] for k in ("command", "code", "environment", "environment_variables",
+                                                  "distribution", "resources") if trial_shown.get(k) is not None},
+            "inputs": trial_shown["inputs"],
+            "outputs": {k: v for k, v in trial_shown["outputs"].items() if k != "default"},
+            "compute": trial_shown["compute"],
+            "tags": spec.tags,
+            "properties": dict(spec.properties),
+        }
+        if spec.early_termination:
+            shown["early_termination"] = dict(spec.early_termination)
+        draft.timeout = spec.limits.get("trial_timeout")
+        return shown, SweepDraft(draft, spec)
+
+    def _command(self, spec: specs.CommandJobSpec, base_dir: Path, source: str) -> tuple[dict, Draft]:
+        name = spec.name
         code_dir = None
         if spec.code:
             if spec.code.startswith("azureml:"):

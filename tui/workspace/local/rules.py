@@ -1,8 +1,8 @@
 """What the local workspace cannot run or register, refused once a document has az ml's shape.
 
 `spec` accepts every job, input, data and compute type az ml does; an Azure backend runs them.
-This machine runs command jobs on local files, so the rest is refused here, before anything is
-written, with exit code 2, naming the field and why. What needs the catalog (does that compute
+This machine runs command jobs (and sweeps of them) on local files, so the rest is refused
+here, before anything is written, with exit code 2, naming the field and why. What needs the catalog (does that compute
 or data asset exist?) is the workspace's to check, and so, for now, are the distribution type,
 the number of processes and registered code assets.
 """
@@ -13,14 +13,12 @@ import re
 
 from ..base import InvalidSpecError
 from ..redact import redact
-from ..spec import BackendRules, CommandJobSpec, ComputeSpec, DataSpec, JobSpec
+from ..spec import BackendRules, CommandJobSpec, ComputeSpec, DataSpec, JobSpec, SweepJobSpec
 
 LOCAL_DATA_TYPES = ("uri_file", "uri_folder")
 _SCHEME_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 # The job types az ml accepts that this machine does not run, and why.
 _NOT_RUN = {
-    "sweep": "sweep jobs are not supported by this workspace yet: sweeps are not run by the local workspace; "
-             "submit the trial as a command job",
     "pipeline": "pipeline jobs are not run by the local workspace yet; submit each step as a command job",
     "spark": "Spark jobs run on Azure's serverless Spark compute or an attached Synapse pool, which a local "
              "workspace does not have",
@@ -28,6 +26,9 @@ _NOT_RUN = {
 
 
 def check_job(spec: JobSpec, source: str) -> None:
+    resources = "resources"
+    if isinstance(spec, SweepJobSpec):  # its trials are command jobs: the same rules, on the trial
+        spec, resources = spec.trial, "trial.resources"
     if not isinstance(spec, CommandJobSpec):
         why = _NOT_RUN.get(spec.type, f"{spec.type} jobs are not run by the local workspace")
         raise InvalidSpecError(why, source=source, field="type")
@@ -36,7 +37,7 @@ def check_job(spec: JobSpec, source: str) -> None:
         raise InvalidSpecError(f"a multi-node job ({count} instances) needs an Azure compute cluster; a local "
                                "compute has one instance, this machine: use instance_count: 1 "
                                "(distribution.process_count_per_instance sets the processes)",
-                               source=source, field="resources.instance_count")
+                               source=source, field=f"{resources}.instance_count")
     for name, inp in spec.inputs.items():
         if inp.is_data:
             _check_input(name, inp.type, inp.path or "", source)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import os
 import secrets
-import signal
 import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..base import (
     TERMINAL_STATUSES,
@@ -34,6 +33,9 @@ from ..base import (
 from . import assets, files, jobfiles, jobstore, tracking
 from .catalog import connect, transaction
 from .layout import JobLayout
+
+if TYPE_CHECKING:
+    from ..source import AssetSource
 
 __all__ = ["LocalWorkspace", "default_root"]
 
@@ -66,7 +68,7 @@ def _new_job_name() -> str:
 class LocalWorkspace(Workspace):
     """A workspace in a directory: catalog.db, mlflow.db, datastore/, jobs/, envs/."""
 
-    capabilities = Capabilities(submit=True, cancel=True, sweeps=False, models=False, endpoints=False,
+    capabilities = Capabilities(submit=True, cancel=True, sweeps=True, models=False, endpoints=False,
                                 metrics=True, create_assets=True)
 
     def __init__(self, root: Path | str | None = None, *, read_only: bool = False):
@@ -115,6 +117,17 @@ class LocalWorkspace(Workspace):
                 conn.close()
             self._connections.clear()
         self._local = threading.local()
+
+    _source: "AssetSource | None" = None  # the SqlSource, made on first use
+
+    def source(self) -> "AssetSource":
+        """The table's window: counts, pages and changes queried in the catalog (window.py)."""
+        with self._connections_lock:
+            if self._source is None:
+                from .window import SqlSource
+
+                self._source = SqlSource(self)
+            return self._source
 
     def info(self) -> WorkspaceInfo:
         return WorkspaceInfo(kind="local", name=self.root.name, location=str(self.root),
@@ -205,22 +218,8 @@ class LocalWorkspace(Workspace):
         job = self.get_job(name)
         if job.status in TERMINAL_STATUSES:
             return job
-        with transaction(self._conn):
-            row = self._conn.execute("SELECT status, runner_pid, runner_started, pgid FROM jobs WHERE name = ?",
-                                     (name,)).fetchone()
-            status = row["status"]
-            # No runner has claimed it yet: the runner's claim fails once the job is Canceled.
-            if status in jobstore.WAITING or row["runner_pid"] is None:
-                jobstore.set_status(self._conn, self.root, name, "Canceled", end_time=time.time())
-                signal_runner = False
-            else:
-                jobstore.set_status(self._conn, self.root, name, "CancelRequested")
-                signal_runner = row["runner_pid"] is not None
-        if signal_runner:
-            if jobstore.process_alive(row["runner_pid"], row["runner_started"]):
-                os.kill(row["runner_pid"], signal.SIGTERM)
-            else:
-                jobstore.reconcile(self._conn, self.root, start_jobs=not self.read_only)
+        # A sweep's runner cancels its trials; one that no runner has claimed has none yet.
+        jobstore.cancel(self._conn, self.root, name)
         return self.get_job(name)
 
     # ------------------------------------------------------------------ logs, metrics, outputs
@@ -249,7 +248,12 @@ class LocalWorkspace(Workspace):
 
     def download_job(self, name: str, download_path: Path, *, output_name: str | None = None,
                      all: bool = False) -> Path:
-        return jobfiles.download(self._layout(name), name, Path(download_path), output_name, all)
+        layout = self._layout(name)
+        best = self._conn.execute("SELECT json_extract(spec, '$.properties.best_child_run_id') FROM jobs "
+                                  "WHERE name = ? AND type = 'sweep'", (name,)).fetchone()
+        if best and best[0]:  # a sweep's outputs are its best trial's, as on Azure
+            name, layout = best[0], self._layout(best[0])
+        return jobfiles.download(layout, name, Path(download_path), output_name, all)
 
     # ------------------------------------------------------------------ registration (register.py)
 

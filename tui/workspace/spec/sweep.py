@@ -125,11 +125,21 @@ def _early_termination(raw: Any, source: str) -> dict[str, Any]:
         if policy.get(key) is not None:
             policy[key] = _int(policy[key], source=source, field=f"early_termination.{key}", minimum=0)
     if kind == "bandit":
-        given = [k for k in ("slack_factor", "slack_amount") if policy.get(k) is not None]
-        if len(given) != 1:
-            raise _fail(source, "early_termination", "a bandit policy needs one of slack_factor or slack_amount")
-        if _number(policy[given[0]], source=source, field=f"early_termination.{given[0]}") <= 0:
-            raise _fail(source, f"early_termination.{given[0]}", f"expected a number > 0, got {policy[given[0]]}")
+        for key in ("slack_factor", "slack_amount"):
+            where = f"early_termination.{key}"
+            if policy.get(key) is not None and _number(policy[key], source=source, field=where) < 0:
+                raise _fail(source, where, f"expected a number > 0, got {policy[key]}")
+        # azure-ai-ml writes the one not chosen as 0 (its default), so 0 is "not given".
+        given = [k for k in ("slack_factor", "slack_amount") if policy.get(k)]
+        if len(given) == 2:
+            raise _fail(source, "early_termination.slack_amount", "a bandit policy takes slack_factor or "
+                        "slack_amount, not both")
+        if not given:
+            raise _fail(source, "early_termination.slack_factor", "a bandit policy needs slack_factor (a ratio, "
+                        "e.g. 0.1) or slack_amount (an absolute difference), > 0")
+        for key in ("slack_factor", "slack_amount"):
+            if key not in given:
+                policy.pop(key, None)
     if kind == "truncation_selection":
         if policy.get("truncation_percentage") is None:
             raise _fail(source, "early_termination.truncation_percentage", "required: the percentage of "
@@ -148,8 +158,12 @@ def _limits(raw: Any, source: str) -> dict[str, int]:
                   source=source, prefix="limits.")
     if limits.get("max_total_trials") is None:
         raise _fail(source, "limits.max_total_trials", "required: how many trials the sweep runs at most")
-    return {key: _int(value, source=source, field=f"limits.{key}", minimum=1)
-            for key, value in limits.items() if value is not None}
+    checked = {key: _int(value, source=source, field=f"limits.{key}", minimum=1)
+               for key, value in limits.items() if value is not None}
+    if checked.get("max_concurrent_trials", 0) > checked["max_total_trials"]:
+        raise _fail(source, "limits.max_concurrent_trials", f"expected at most max_total_trials "
+                    f"({checked['max_total_trials']}), got {checked['max_concurrent_trials']}")
+    return checked
 
 
 def parse_sweep_job(document: Mapping[str, Any], source: str) -> SweepJobSpec:
