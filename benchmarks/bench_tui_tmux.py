@@ -190,6 +190,8 @@ async def keys(root: Path, n: int, out: dict) -> None:
         await pilot.pause(0.5)
         table.set_filter("/run [0-9]*7 /")  # a regex: its worker runs while keys are pressed
         out["down_regex"] = statistics.median(await moved("down", 5, row=False))
+        # Closing the workspace under a query still running in a worker thread crashes SQLite.
+        await until(lambda: all(w.is_finished for w in app.workers), "the workers")
     ws.close()
 
 

@@ -77,7 +77,7 @@ class SourcePager:
         if request.count:  # the watermark first: rows read after it are at least as new as it says
             result.watermark = source.watermark(query.kind)
         for page in request.pages:
-            assets = source.fetch(query, page * PAGE_ROWS, PAGE_ROWS, now=now)
+            assets = source.fetch(query, page * PAGE_ROWS, request.limit, now=now)
             result.pages[page] = build_rows(self.spec, assets, now)
         if request.count:  # after the pages: a count that is not exact grows with what they loaded
             result.count = source.count(query)

@@ -30,7 +30,8 @@ def source(ws, monkeypatch) -> CountingSource:
 
 async def first_rows(pilot):
     table = main_table(pilot.app)
-    await wait_for(pilot, lambda: table.cursor_key == "job_19999", what="the first page")
+    await wait_for(pilot, lambda: table.cursor_key == "job_19999", what="the first screens")
+    await wait_for(pilot, lambda: table.row_at(PAGE_ROWS - 1) is not None, what="the rest of their page")
     await wait_for_workers(pilot)
     return table
 
@@ -43,7 +44,9 @@ async def test_the_table_fetches_what_is_on_screen_and_holds_at_most_5_pages(sou
     app = app_factory()
     async with app.run_test(size=(160, 48)) as pilot:
         table = await first_rows(pilot)
-        assert source.fetched == PAGE_ROWS  # the first page only
+        # The first screens, then the rest of their page: nothing more.
+        first = source.fetches[0][2]
+        assert [f[1:] for f in source.fetches] == [(0, first), (0, PAGE_ROWS)] and first < 2 * 48
         assert "Jobs 20,000 of 20,000" in text_of(app.screen.query_one("#table-title"))
         # G: the cursor is on the last line at once; its row arrives behind it.
         source.gate.clear()
@@ -54,14 +57,14 @@ async def test_the_table_fetches_what_is_on_screen_and_holds_at_most_5_pages(sou
         assert table.cursor == N - 2
         source.gate.set()
         await wait_for(pilot, lambda: table.cursor_key == "job_00001", what="the last page")
-        assert source.fetched == 2 * PAGE_ROWS and sorted(table.window.pages) == [0, N // PAGE_ROWS - 1]
+        assert source.fetched == first + 2 * PAGE_ROWS and sorted(table.window.pages) == [0, N // PAGE_ROWS - 1]
         # Jumps around the list (a scrollbar drag): never more than 5 pages held.
         for y in (3_000, 7_400, 12_000, 15_250, 9_990, 100, 18_000):
             table.scroll_to(y=y, animate=False, immediate=True)
             await wait_for(pilot, lambda: table.row_at(int(table.scroll_y) + 10) is not None, what=f"rows at {y}")
             assert len(table.window.pages) <= MAX_PAGES and held(table) <= MAX_PAGES * PAGE_ROWS
         # Each jump fetched the page or two around it, not the list.
-        assert source.fetched <= 2 * PAGE_ROWS + 7 * 2 * PAGE_ROWS
+        assert source.fetched <= first + 2 * PAGE_ROWS + 7 * 2 * PAGE_ROWS
 
 
 async def test_sort_and_filter_are_queries_of_the_source(source, app_factory):
@@ -80,7 +83,8 @@ async def test_sort_and_filter_are_queries_of_the_source(source, app_factory):
         await wait_for(pilot, lambda: table.count.total == failed, what="the filtered count")
         await wait_for_workers(pilot)
         assert any(q.filter.terms == (Term("STATUS", "Failed"),) and q.sort == "NAME" for q in source.counts)
-        assert {r.asset.status for r in table.rows} == {"Failed"} and len(table.rows) == PAGE_ROWS
+        await wait_for(pilot, lambda: len(table.rows) == PAGE_ROWS, what="the first screens' whole page")
+        assert {r.asset.status for r in table.rows} == {"Failed"}
         assert f"Jobs {failed:,} of 20,000" in text_of(app.screen.query_one("#table-title"))
         await pilot.press("slash", "ctrl+u", *"/^job_1999[0-4] /", "enter")
         await wait_for(pilot, lambda: [r.key for r in table.rows] == [f"job_1999{i}" for i in range(5)])

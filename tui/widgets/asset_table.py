@@ -278,7 +278,9 @@ class AssetTable(TableView, CachedStyles, ScrollView, can_focus=True):
         pages = [0] if top else (self.window.pages_for(first, last) or [0])
         self.window.ask(pages, first // PAGE_ROWS)
         self._to_top = top
-        self._dispatch(PageRequest(generation, self.list_query, tuple(pages), count=True))
+        # A new query's first page: its first screens first (sooner on screen), the rest next.
+        limit = min(PAGE_ROWS, 2 * self._page + 1) if top else PAGE_ROWS
+        self._dispatch(PageRequest(generation, self.list_query, tuple(pages), count=True, limit=limit))
 
     def _want_visible(self) -> None:
         """Ask for the pages the viewport (and its margin) needs and the window lacks."""

@@ -23,12 +23,15 @@ MARGIN = 100  # rows past the viewport's edges that are fetched before the user 
 
 @dataclass(frozen=True)
 class PageRequest:
-    """Pages `pages` of `query`, for the window's `generation`; `count`: count it again too."""
+    """Pages `pages` of `query`, for the window's `generation`; `count`: count it again too.
+    `limit`: the first rows of each page only (a new query's first screen, on screen sooner;
+    the window asks for the whole page next)."""
 
     generation: int
     query: ListQuery
     pages: tuple[int, ...]
     count: bool = False
+    limit: int = PAGE_ROWS
 
 
 @dataclass
@@ -100,9 +103,13 @@ class Window:
         """Pages to ask for so rows `first`..`last` show: neither fresh nor already asked
         for. They are marked as asked for."""
         self._focus = max(0, first) // PAGE_ROWS
-        pages = [p for p in self.pages_for(first, last) if p not in self._fresh and p not in self._pending]
+        pages = [p for p in self.pages_for(first, last) if not self._complete(p) and p not in self._pending]
         self._pending.update(pages)
         return pages
+
+    def _complete(self, page: int) -> bool:
+        """Fresh, and whole: a page cut short by a request's `limit` is not, unless the last."""
+        return page in self._fresh and (len(self.pages[page]) == PAGE_ROWS or page == (self.total - 1) // PAGE_ROWS)
 
     def recount(self, last: int) -> bool:
         """Whether to count again because row `last` is near the end of a count that is not
@@ -225,5 +232,5 @@ class RowsPager:
         matched = rows
         column = self.titles.index(query.sort) if query.sort in self.titles else None
         ordered = order_rows(matched, column, query.descending)
-        pages = {p: ordered[p * PAGE_ROWS:(p + 1) * PAGE_ROWS] for p in request.pages}
+        pages = {p: ordered[p * PAGE_ROWS:p * PAGE_ROWS + request.limit] for p in request.pages}
         return PageResult(request.generation, pages, Count(len(ordered)), Count(len(self.rows)))
