@@ -1,18 +1,19 @@
 """The UI's registry of asset kinds: one entry per kind, one table view and one detail view.
 
-Like k9s's registry, each `KindSpec` says how to load a kind, which columns to show, how to
-key a row, how to render its details and which extra actions it has. Screens never branch
-on a kind beyond looking up its spec here.
+Like k9s's registry, each `KindSpec` says which columns to show, how to key a row, how to
+render its details and which extra actions it has. Screens never branch on a kind beyond
+looking up its spec here.
 
-Loaders and detail loaders block (they call the workspace): run them in workers. Formatting
-cells happens in the worker too, so the event loop only swaps lists.
+A kind's rows come a page at a time from the workspace's source (`SourcePager`, for the
+table's window); they and detail loaders block (they call the workspace): run them in
+workers. Formatting cells happens in the worker too, so the event loop only swaps lists.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 from rich.console import Group, RenderableType
 from rich.table import Table
@@ -29,6 +30,7 @@ from tui.columns import (
     format_time,
     sort_key,
 )
+from tui.query import Query
 from tui.workspace.base import (
     Asset,
     AssetKind,
@@ -38,9 +40,12 @@ from tui.workspace.base import (
     MetricPoint,
     Workspace,
 )
+from tui.workspace.source import PAGE_ROWS, ListQuery
 
-# Cap on how many assets one listing pulls (Azure pages are 100 each; local is one query).
-MAX_LISTED = 100_000
+if TYPE_CHECKING:
+    from tui.widgets.window import PageRequest, PageResult
+    from tui.workspace.source import AssetSource
+
 
 def build_rows(spec: "KindSpec", assets: Sequence[Asset], now: float, depth: int = 0) -> list[Row]:
     rows: list[Row] = []
@@ -53,6 +58,40 @@ def build_rows(spec: "KindSpec", assets: Sequence[Asset], now: float, depth: int
         keys = tuple(map(sort_key, raw))
         rows.append(Row(spec.row_key(asset), asset, cells, styles, keys, " ".join(cells).lower(), depth, live))
     return rows
+
+
+class SourcePager:
+    """The table's pages of one kind, read from the workspace's `AssetSource` and built into
+    rows. Blocks: the table's screen runs it in a worker."""
+
+    blocking = True
+
+    def __init__(self, source: "AssetSource", spec: "KindSpec") -> None:
+        self.source, self.spec = source, spec
+
+    def run(self, request: "PageRequest", now: float) -> "PageResult":
+        from tui.widgets.window import PageResult
+
+        source, query = self.source, request.query
+        result = PageResult(request.generation)
+        if request.count:  # the watermark first: rows read after it are at least as new as it says
+            result.watermark = source.watermark(query.kind)
+        for page in request.pages:
+            assets = source.fetch(query, page * PAGE_ROWS, request.limit, now=now)
+            result.pages[page] = build_rows(self.spec, assets, now)
+        if request.count:  # after the pages: a count that is not exact grows with what they loaded
+            result.count = source.count(query)
+            result.unfiltered = result.count if query.filter.empty else source.count(replace(query, filter=Query()))
+        return result
+
+    def children(self, parent: str, now: float) -> list[Row]:
+        """Every child of `parent` (a sweep's trials: few), newest first."""
+        query, assets = ListQuery(self.spec.kind, parent=parent), []
+        while True:
+            page = self.source.fetch(query, len(assets), PAGE_ROWS, now=now)
+            assets.extend(page)
+            if len(page) < PAGE_ROWS:
+                return build_rows(self.spec, assets, now, depth=1)
 
 
 # ---------------------------------------------------------------------------- details
@@ -184,17 +223,6 @@ def load_job_detail(ws: Workspace, asset: Asset) -> DetailData:
 # ---------------------------------------------------------------------------- registry
 
 
-def _list_all(ws: Workspace, kind: AssetKind) -> list[Asset]:
-    items: list[Asset] = []
-    token: str | None = None
-    while True:
-        page = ws.list_assets(kind, page_token=token)
-        items.extend(page.items)
-        token = page.next_token
-        if not token or len(items) >= MAX_LISTED:
-            return items
-
-
 def _always(caps: Capabilities, asset: Asset | None, read_only: bool) -> bool:
     return True
 
@@ -314,9 +342,6 @@ class KindSpec:
 
     def row_key(self, asset: Asset) -> str:
         return asset.key
-
-    def load(self, ws: Workspace) -> list[Asset]:
-        return _list_all(ws, self.kind)
 
     def action(self, action_id: str) -> KindAction | None:
         return next((a for a in self.actions if a.id == action_id), None)

@@ -97,15 +97,19 @@ async def test_filter_substring_regex_and_clear(ws, tmp_path, app_factory):
     async with app.run_test(size=(160, 48)) as pilot:
         await show(pilot, AssetKind.DATA)
         await pilot.press("slash", *"MNIST")
+        await wait_for_workers(pilot)  # sorting and filtering ask the source, in a worker
         assert keys(app) == ["mnist-sample:1"]
         await pilot.press("enter")  # keeps the filter, back to the table
         assert table(app).filter_text == "MNIST" and app.focused is table(app)
         assert "filter: MNIST" in str(app.screen.query_one("#table-title").render())
         await pilot.press("escape")  # clears it
+        await wait_for_workers(pilot)  # sorting and filtering ask the source, in a worker
         assert len(keys(app)) == 2
         await pilot.press("slash", *"/^cif.*tiny/", "enter")
+        await wait_for_workers(pilot)  # sorting and filtering ask the source, in a worker
         assert keys(app) == ["cifar-tiny:1"]
         await pilot.press("slash", "ctrl+u", *"/[/", "enter")  # bad regex -> substring, says why
+        await wait_for_workers(pilot)  # sorting and filtering ask the source, in a worker
         assert table(app).filter_error and keys(app) == []
 
 
@@ -115,10 +119,12 @@ async def test_sort_cycles_columns_and_keeps_the_cursor(ws, tmp_path, app_factor
     async with app.run_test(size=(160, 48)) as pilot:
         await show(pilot, AssetKind.DATA)
         await pilot.press("s")  # by NAME, ascending
+        await wait_for_workers(pilot)  # sorting and filtering ask the source, in a worker
         assert keys(app) == ["cifar-tiny:1", "mnist-sample:1"]
         await pilot.press("down")
         assert table(app).cursor_key == "mnist-sample:1"
         await pilot.press("S")  # reversed; the cursor follows its row
+        await wait_for_workers(pilot)  # sorting and filtering ask the source, in a worker
         assert keys(app) == ["mnist-sample:1", "cifar-tiny:1"]
         assert table(app).cursor_key == "mnist-sample:1"
         assert "NAME ↓" in table(app).sort_description()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.conftest import text_of, wait_for
+from tests.tui.conftest import text_of, wait_for, wait_for_workers
 from tests.tui.test_jobs import main_table
 from tui.columns import JOB_COLUMNS
 from tui.query import Query, Term, parse_query
@@ -63,6 +63,7 @@ async def test_column_terms_filter_the_table_and_reopen_to_edit(ws, app_factory)
         main = app.screen
         await wait_for(pilot, lambda: main_table(app).total_rows == 40)
         await pilot.press("slash", *"status:Failed exp:experiment-1", "enter")
+        await wait_for_workers(pilot)  # sorting and filtering ask the source, in a worker
         expected = {j.name for j in jobs if j.status == "Failed" and j.experiment_name == "experiment-1"}
         assert expected and {r.key for r in main_table(app).rows} == expected
         assert f"{len(expected)} of 40" in text_of(main.query_one("#table-title"))
@@ -70,6 +71,7 @@ async def test_column_terms_filter_the_table_and_reopen_to_edit(ws, app_factory)
         await pilot.press("slash")
         assert main.query_one("#prompt").value == "status:Failed exp:experiment-1"
         await pilot.press("ctrl+u", *"-status:Completed", "enter")
+        await wait_for_workers(pilot)  # sorting and filtering ask the source, in a worker
         assert {r.key for r in main_table(app).rows} == {j.name for j in jobs if j.status != "Completed"}
         # Up and down walk the filters entered before.
         await pilot.press("slash", "ctrl+u", "up")

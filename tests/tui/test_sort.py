@@ -57,10 +57,12 @@ async def test_pick_a_column_reverse_it_and_keep_it_in_the_config(ws, app_factor
         await pilot.press("o")
         assert isinstance(app.screen, SortPicker)
         await pilot.press("down", "down", "down", "enter")  # as loaded, NAME, DISPLAY NAME, STATUS
+        await wait_for_workers(pilot)  # sorting and filtering ask the source, in a worker
         assert statuses(app) == sorted(statuses(app))
         assert "sort: STATUS ↑" in text_of(main.query_one("#table-title"))
         await wait_for(pilot, lambda: 'jobs = "STATUS"' in path.read_text(), what="the sort saved")
         await pilot.press("o", "enter")  # the current column, picked again: reversed
+        await wait_for_workers(pilot)  # sorting and filtering ask the source, in a worker
         assert statuses(app) == sorted(statuses(app), reverse=True)
         await wait_for(pilot, lambda: 'jobs = "-STATUS"' in path.read_text())
         # The rest of the file is as it was; the file is the owner's only.
@@ -74,6 +76,7 @@ async def test_pick_a_column_reverse_it_and_keep_it_in_the_config(ws, app_factor
         table = main_table(app)
         x = header_x(table, "DURATION")
         await pilot.click("#table", offset=(x + 1, 0))
+        await wait_for_workers(pilot)
         durations = [sort_key(r.asset.duration()) for r in table.rows]
         assert table.sort_description() == "DURATION ↑" and durations == sorted(durations)
         await pilot.click("#table", offset=(x + 1, 0))

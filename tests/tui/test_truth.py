@@ -20,6 +20,7 @@ async def test_submit_while_filtered_shows_and_selects_the_new_job(ws, app_facto
     async with app.run_test(size=(160, 48)) as pilot:
         await wait_for(pilot, lambda: main_table(app).cursor_key == old)
         await pilot.press("slash", *"old-one", "enter")
+        await wait_for_workers(pilot)  # sorting and filtering ask the source, in a worker
         assert [r.key for r in main_table(app).rows] == [old]
         await pilot.press("n")
         screen = app.screen

@@ -2,7 +2,7 @@
 
 Every kind goes through the same code, driven by its `KindSpec` (tui/kinds.py). All
 workspace calls run in thread workers that post typed messages back; the first frame is
-the empty chrome, rows arrive when the loader returns.
+the empty chrome, rows arrive with the source's first page (the table is a window over it).
 """
 
 from __future__ import annotations
@@ -30,25 +30,31 @@ from tui.kinds import (
     KINDS,
     DetailData,
     KindSpec,
+    SourcePager,
     build_rows,
     command_words,
     render_detail,
     resolve_kind,
 )
-from tui.columns import Row, SortOrders, sort_orders
+from tui.columns import Row
 from tui.screens.base import KindActions, ReportsWorkerErrors, kind_action_bindings
 from tui.widgets.asset_table import AssetTable
 from tui.widgets.footer import KeyFooter
 from tui.widgets.sidebar import KindList
+from tui.widgets.window import PageRequest, PageResult, Pager
 from tui.workspace.base import ACTIVE_STATUSES, Asset, AssetKind, Job, WorkspaceInfo
+from tui.workspace.source import Changes, source_for
 
 if TYPE_CHECKING:
     from tui.app import AmlTuiApp
 
-# Auto-refresh, every `ui.refresh_interval` (config file; 1 s): the counts (a few COUNT queries)
-# always; the whole listing only when the current kind's count changed (a job submitted from the
-# CLI, an asset registered); and each active job on its own, so a 10,000-job table costs nothing
-# while one job runs.
+# Auto-refresh, every `ui.refresh_interval` (config file; 1 s), by watermark: each tick asks the
+# source for the shown kind's watermark (the other kinds' every OTHER_KINDS_EVERY ticks), which
+# is cheap. Only when one moved: the counts (a few COUNT queries, for the sidebar), and for the
+# shown kind what changed since (rows updated in place by key; the pages on screen fetched again
+# when rows were added, removed or moved). While jobs are active the counts are asked every tick
+# too (the local workspace notices a dead runner there). An idle app does nothing more.
+OTHER_KINDS_EVERY = 5
 
 
 NO_CONFIG_FILE = Path("(none)")  # the path of the Config an app gets when given none (tui/app.py)
@@ -187,20 +193,25 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         counts: dict[AssetKind, int]
 
     @dataclass
-    class RowsLoaded(Message):
-        kind: AssetKind
-        rows: list[Row]
-        children: dict[str, list[Row]] = field(default_factory=dict)
-        note: str | None = None
-        orders: SortOrders | None = None
+    class PagesLoaded(Message):
+        result: PageResult
 
     @dataclass
-    class RowsUpdated(Message):
-        """Fresh rows for some keys (active jobs), and the children of expanded parents."""
+    class ChildrenLoaded(Message):
+        kind: AssetKind
+        parent: str
+        rows: list[Row]
+
+    @dataclass
+    class Polled(Message):
+        """A tick's findings: the watermarks that moved, the counts when one did, and for the
+        shown kind what changed (its rows built)."""
 
         kind: AssetKind
-        rows: list[Row]
-        children: dict[str, list[Row]] = field(default_factory=dict)
+        moved: dict[AssetKind, int]
+        counts: dict[AssetKind, int] | None = None
+        changes: Changes | None = None
+        rows: list[Row] = field(default_factory=list)
 
     @dataclass
     class DetailLoaded(Message):
@@ -214,8 +225,9 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         super().__init__()
         self.kind = AssetKind.JOBS
         self.prompt_mode: str | None = None  # "command" or "filter" while the prompt is open
-        self._cache: dict[AssetKind, tuple[list[Row], SortOrders | None]] = {}
-        self._loading = False
+        self._marks: dict[AssetKind, int] = {}  # each kind's watermark, as last seen
+        self._ticks = 0
+        self._polling = False
         self._detail_timer: Timer | None = None
         self._select_after_load: str | None = None
         self._banner = False
@@ -247,6 +259,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
 
     def on_mount(self) -> None:
         self._load_sorts()
+        self.table.request_pages = self.load_pages
         self.table.focus()
         self.table.configure(self.spec.columns, empty_message="Loading…")
         # Paint the chrome first, then start loading: worker threads started now would
@@ -275,34 +288,36 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
     def load_counts(self) -> None:
         self.post_message(self.CountsLoaded(self.app.workspace.counts()))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="rows")
-    def load_rows(self, spec: KindSpec, expanded: frozenset[str]) -> None:
-        ws, worker = self.app.workspace, get_current_worker()
-        if not spec.available(ws.capabilities):
-            self.post_message(self.RowsLoaded(spec.kind, [], note=spec.unavailable))
-            return
-        now = self.app.clock()
-        rows = build_rows(spec, spec.load(ws), now)
-        orders = sort_orders(rows, len(spec.columns))
-        children = {key: self._child_rows(spec, key, now) for key in expanded}
-        if not worker.is_cancelled:
-            self.post_message(self.RowsLoaded(spec.kind, rows, children, orders=orders))
+    @work(thread=True, exit_on_error=False, group="pages")
+    def load_pages(self, pager: Pager, request: PageRequest) -> None:
+        # Not exclusive: pages asked for one after another are all wanted; an answer for an
+        # older query is dropped by the table (its generation).
+        self.post_message(self.PagesLoaded(pager.run(request, self.app.clock())))
 
-    def _child_rows(self, spec: KindSpec, parent: str, now: float) -> list[Row]:
-        return build_rows(spec, self.app.workspace.list_jobs(parent_job_name=parent).items, now, depth=1)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="children")
+    @work(thread=True, exit_on_error=False, group="children")
     def load_children(self, spec: KindSpec, parent: str) -> None:
-        rows = self._child_rows(spec, parent, self.app.clock())
-        self.post_message(self.RowsLoaded(spec.kind, [], {parent: rows}, note="children"))
+        rows = SourcePager(source_for(self.app.workspace), spec).children(parent, self.app.clock())
+        self.post_message(self.ChildrenLoaded(spec.kind, parent, rows))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="active")
-    def load_active(self, spec: KindSpec, names: list[str], parents: list[str]) -> None:
-        ws, now = self.app.workspace, self.app.clock()
-        rows = build_rows(spec, [ws.get_job(name) for name in names], now)
-        children = {key: self._child_rows(spec, key, now) for key in parents}
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.RowsUpdated(spec.kind, rows, children))
+    @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
+    def poll(self, spec: KindSpec, marks: dict[AssetKind, int], others: bool, active: bool) -> None:
+        """What moved since `marks`: the shown kind's watermark (`others`: every kind's), and
+        only then the counts and the shown kind's changes (see the comment at the top)."""
+        ws = self.app.workspace
+        source, caps = source_for(ws), ws.capabilities
+        moved = {}
+        for kind in KIND_ORDER if others else [spec.kind]:
+            if KINDS[kind].available(caps):
+                mark = source.watermark(kind)
+                if mark != marks.get(kind):
+                    moved[kind] = mark
+        polled = self.Polled(spec.kind, moved, ws.counts() if moved or active else None)
+        since = marks.get(spec.kind)
+        if spec.kind in moved and since is not None:
+            now = self.app.clock()
+            polled.changes = source.changes(spec.kind, since)
+            polled.rows = build_rows(spec, polled.changes.assets, now)
+        self.post_message(polled)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="detail")
     def load_detail(self, spec: KindSpec, row: Row) -> None:
@@ -313,10 +328,14 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
     # ------------------------------------------------------------------ message handlers
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if worker.group == "poll" and worker.is_finished:
+            self._polling = False
+            if event.state == WorkerState.ERROR and worker.error is not None:
+                # Every tick would say it again: the banner says it once, and ticks wait for `r`.
+                self.show_banner(f"Cannot reach the workspace: {worker.error}")
+                return
         super().on_worker_state_changed(event)
-        # A listing that failed must not leave the auto-refresh waiting for it forever.
-        if event.worker.group == "rows" and event.state == WorkerState.ERROR:
-            self._loading = False
 
     def on_main_screen_info_loaded(self, message: InfoLoaded) -> None:
         self.query_one("#header", Static).update(Text(describe_workspace(message.info, self.app.read_only,
@@ -324,39 +343,60 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
 
     def on_main_screen_counts_loaded(self, message: CountsLoaded) -> None:
         self.hide_banner()
-        if message.counts != self._counts:  # polled every second: repaint only on change
-            self._counts = message.counts
+        self._show_counts(message.counts)
+
+    def _show_counts(self, counts: dict[AssetKind, int]) -> None:
+        if counts != self._counts:  # repaint only on change
+            self._counts = counts
             caps = self.app.workspace.capabilities
             available = {k: KINDS[k].available(caps) for k in KIND_ORDER}
-            self.query_one(KindList).set_counts(message.counts, available)
-        count = message.counts.get(self.kind)
-        if count is not None and count != self.table.total_rows and not self._loading and self.kind in self._cache:
-            self._reload()
+            self.query_one(KindList).set_counts(counts, available)
 
-    def on_main_screen_rows_loaded(self, message: RowsLoaded) -> None:
-        self._loading = False
-        if message.kind != self.kind:
+    def on_main_screen_pages_loaded(self, message: PagesLoaded) -> None:
+        result = message.result
+        if self.table.receive(result) and result.watermark is not None:
+            self._marks[self.kind] = max(result.watermark, self._marks.get(self.kind, result.watermark))
+
+    def on_main_screen_children_loaded(self, message: ChildrenLoaded) -> None:
+        if message.kind == self.kind:
+            self.table.set_children(message.parent, message.rows)
+
+    def on_main_screen_polled(self, message: Polled) -> None:
+        for kind, mark in message.moved.items():
+            if kind != message.kind:
+                self._marks[kind] = mark
+        if message.counts is not None:
+            self._show_counts(message.counts)
+        changes = message.changes
+        if changes is None or message.kind != self.kind:
+            return
+        self._marks[self.kind] = max(changes.watermark, self._marks.get(self.kind, changes.watermark))
+        if changes.reset:
+            self._reload()
             return
         table = self.table
-        if message.note == "children":
-            for parent, rows in message.children.items():
-                table.set_children(parent, rows)
-            return
-        self._cache[message.kind] = (message.rows, message.orders)
-        empty = message.note or self._empty_message()
-        table.set_rows(message.rows, empty_message=empty, children=message.children, orders=message.orders)
+        if not table.update_rows(message.rows):
+            table.reload()  # a row came, went or moved: the pages on screen again
+        touched = {a.key for a in changes.assets} | {getattr(a, "parent_job_name", None) for a in changes.assets}
+        for parent in table.expanded & touched:  # a sweep's trials: its children again
+            self.load_children(self.spec, parent)
+
+    def on_asset_table_loaded(self, message: AssetTable.Loaded) -> None:
+        table = self.table
+        if table.window.counted and table.empty_message == "Loading…":
+            table.empty_message = self._empty_message()
         key = self._select_after_load
-        if key and not table.move_to_key(key) and table.filter_text and any(r.key == key for r in message.rows):
-            # The new job is hidden by the filter: the user asked to see it, so drop the filter.
-            table.set_filter("")
-            self.notify(f"Filter cleared to show {key}.", markup=False)
         if key and table.move_to_key(key):
             self._select_after_load = None
+        elif key and not table.window.pending:
+            # Not among the rows: a filter hides the new job (the user asked to see it, so
+            # the filter goes), or the sort put it out of the window (it stays where it is).
+            self._select_after_load = None
+            if table.filter_text:
+                self._select_after_load = key
+                table.set_filter("")
+                self.notify(f"Filter cleared to show {key}.", markup=False)
         self._update_title()
-
-    def on_main_screen_rows_updated(self, message: RowsUpdated) -> None:
-        if message.kind == self.kind:
-            self.table.update_rows(message.rows, children=message.children)
 
     def on_main_screen_detail_loaded(self, message: DetailLoaded) -> None:
         if message.kind == self.kind and message.key == self.table.cursor_key:
@@ -437,25 +477,28 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
     # ------------------------------------------------------------------ view state
 
     def show_kind(self, kind: AssetKind) -> None:
-        """Switch the table to `kind`; cached rows show at once, fresh ones follow."""
+        """Switch the table to `kind`: its first page comes from the source."""
         self.kind = kind
         spec = KINDS[kind]
         table = self.table
-        table.set_filter("")
         column, reverse = self._sorts.get(kind, (None, False))
-        table.configure(spec.columns, empty_message="Loading…", sort_column=column, sort_reverse=reverse)
-        if kind in self._cache:
-            rows, orders = self._cache[kind]
-            table.set_rows(rows, empty_message=self._empty_message(), orders=orders)
+        ws = self.app.workspace
+        available = spec.available(ws.capabilities)
+        table.configure(spec.columns, kind=kind, pager=SourcePager(source_for(ws), spec) if available else None,
+                        empty_message="Loading…", sort_column=column, sort_reverse=reverse)
+        if not available:
+            table.set_rows([], empty_message=spec.unavailable)
         self.query_one(KindList).select_kind(kind)
         self.refresh_bindings()  # the footer shows this kind's actions
         self.query_one("#detail-body", Static).update("")
         self._update_title()
-        self._reload()
 
     def _reload(self) -> None:
-        self._loading = True
-        self.load_rows(self.spec, frozenset(self.table.expanded))
+        table = self.table
+        if isinstance(table.pager, SourcePager):
+            table.reload()
+            for parent in table.expanded:
+                self.load_children(self.spec, parent)
 
     def _empty_message(self) -> str:
         if self.kind == AssetKind.JOBS:
@@ -465,8 +508,10 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
     def _update_title(self) -> None:
         # Text, not markup: the filter is user input and may hold brackets.
         table = self.table
-        shown = sum(1 for r in table.rows if r.depth == 0)
-        title = Text.assemble((self.spec.title, "bold"), f" {shown:,} of {table.total_rows:,}")
+        shown, total = table.count, table.total
+        # A backend that has not loaded every page (Azure) knows no exact count: "N+".
+        of = f" {shown.total:,}{'' if shown.exact else '+'} of {total.total:,}{'' if total.exact else '+'}"
+        title = Text.assemble((self.spec.title, "bold"), of)
         if table.filter_text:
             title.append(f"  ·  filter: {table.filter_text}")
             if table.filter_error:
@@ -486,19 +531,18 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
             self._banner = False
 
     def _tick(self) -> None:
-        """Every tick: repaint live durations, poll counts and active jobs (see the comment at the top)."""
+        """Every tick: repaint live durations, ask what moved (see the comment at the top)."""
         table = self.table
         table.refresh_live()
-        if self._banner or self._loading:
+        if self._banner or self._polling:
             return
-        self.load_counts()
-        active = [r for r in table.rows if isinstance(r.asset, Job) and r.asset.status in ACTIVE_STATUSES]
-        if active:
-            top = [r.key for r in active if r.depth == 0]
-            self.load_active(self.spec, top, [k for k in top if k in table.expanded])
-            row = table.cursor_row
-            if row is not None and row.key in {r.key for r in active}:
-                self.load_detail(self.spec, row)
+        active = [r for _, r in table.window.loaded() if isinstance(r.asset, Job) and r.asset.status in ACTIVE_STATUSES]
+        self._polling = True
+        self._ticks += 1
+        self.poll(self.spec, dict(self._marks), self._ticks % OTHER_KINDS_EVERY == 1, bool(active))
+        row = table.cursor_row
+        if row is not None and isinstance(row.asset, Job) and row.asset.status in ACTIVE_STATUSES:
+            self.load_detail(self.spec, row)  # its metrics and log files grow
 
     # ------------------------------------------------------------------ prompt (: and /)
 

@@ -1,84 +1,54 @@
-"""A windowed table for assets: renders only the rows on screen (Textual's Line API).
+"""A table of assets that is a window over a paged source (Textual's Line API).
 
-Textual's DataTable builds every row up front (0.6 s to first paint 1,000 rows here, 2.3 s
-for 10,000). This table keeps `Row`s (cells formatted in a worker, see `tui.kinds`) and
-renders a row only when `render_line` asks for it, so 100,000 rows cost what 40 do.
+It knows how many rows its query matches and holds at most a few pages of them around
+the viewport (tui/widgets/window.py); it renders a line only when `render_line` asks, so
+100,000 rows cost what 40 do. Pages come from a `Pager`: a source's runs in its screen's
+workers (`request_pages`), rows already in memory (`set_rows`) answer at once. A row not
+fetched yet shows as a dim placeholder until its page arrives.
 
-It owns what is per-table: cursor (kept on the same row key across refreshes), sort
-column and direction, the `/` filter, and expanded parent rows (sweep trials).
+It owns what is per-table: the cursor (kept on the same row key across refreshes while
+the key is in the window), the sort column and direction and the `/` filter (each makes a
+new query: counted again, from the first page), and expanded parent rows (sweep trials,
+loaded whole).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any, Callable, Iterable, Sequence
 
-from rich.cells import cell_len, set_cell_size
-from rich.segment import Segment
 from textual import events
 from textual.binding import Binding
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
-from textual.strip import Strip
 
-from tui.widgets.styles import CachedStyles
-from tui.columns import Column, Row, SortOrders, sort_key, sort_order
+from tui.columns import Column, Row
 from tui.query import Query, parse_query
+from tui.widgets.column_fit import GAP, fit_widths, grow, title_widths, total_width
+from tui.widgets.styles import CachedStyles
+from tui.widgets.table_view import TableView
+from tui.widgets.window import PageRequest, PageResult, Pager, RowsPager, ViewMap, Window, order_rows, search_text
+from tui.workspace.base import AssetKind
+from tui.workspace.source import PAGE_ROWS, Count, ListQuery, searchable
 
-GAP = 2  # spaces between columns
-SPAN_WIDTH = 6  # the widest `format_span` under 100 days: "23h59m"
+__all__ = ["AssetTable", "GAP", "fit_widths"]
+
 STYLE_TOKENS = ("success", "error", "warning", "primary", "secondary", "muted")
 
 
-def _fit(text: str, width: int) -> str:
-    """Pad or truncate `text` to exactly `width` cells (with an ellipsis when cut)."""
-    if text.isascii():
-        if len(text) <= width:
-            return text.ljust(width)
-        return text[: width - 1] + "…" if width > 1 else text[:width]
-    if cell_len(text) <= width:
-        return set_cell_size(text, width)
-    return set_cell_size(text, width - 1) + "…"
+@dataclass
+class _TableMessage(Message):
+    table: "AssetTable"
+
+    @property
+    def control(self) -> "AssetTable":
+        return self.table
 
 
-def _total(widths: Sequence[int]) -> int:
-    """Cells a row takes: a leading space, then each shown column and its gap."""
-    return 1 + sum(w + GAP for w in widths if w)
-
-
-def fit_widths(natural: Sequence[int], columns: Sequence[Column], available: int) -> list[int]:
-    """Column widths for a table `available` cells wide (0 = hidden).
-
-    Columns that may shrink (`Column.min_width`) give up cells widest first; when that is not
-    enough, columns that may go (`Column.drop_rank`) are hidden, lowest rank first. The others
-    (STATUS, durations, ages) keep their full width, so a status is never cut. What still does
-    not fit scrolls sideways.
-    """
-    widths = list(natural)
-    if available <= 0 or _total(widths) <= available:
-        return widths
-    droppable = sorted((c.drop_rank, i) for i, c in enumerate(columns) if c.drop_rank is not None)
-    while True:
-        shrunk = list(widths)
-        excess = _total(shrunk) - available
-        floors = [c.min_width if c.min_width is not None else w for c, w in zip(columns, shrunk)]
-        while excess > 0:
-            candidates = [i for i, w in enumerate(shrunk) if w and w > floors[i]]
-            if not candidates:
-                break
-            widest = max(candidates, key=lambda i: shrunk[i] - floors[i])
-            shrunk[widest] -= 1
-            excess -= 1
-        if excess <= 0 or not droppable:
-            return shrunk
-        widths[droppable.pop(0)[1]] = 0
-
-
-class AssetTable(CachedStyles, ScrollView, can_focus=True):
+class AssetTable(TableView, CachedStyles, ScrollView, can_focus=True):
     """Rows of one asset kind; see module docstring."""
 
     COMPONENT_PREFIX = "asset-table"
@@ -124,110 +94,138 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
     cursor: reactive[int] = reactive(0, always_update=False, repaint=False)
 
     @dataclass
-    class Highlighted(Message):
-        """The cursor moved to another row (or to none)."""
+    class Highlighted(_TableMessage):
+        """The cursor moved to another row (or to none: a row not fetched yet)."""
 
-        table: "AssetTable"
         row: Row | None
 
-        @property
-        def control(self) -> "AssetTable":
-            return self.table
-
     @dataclass
-    class Selected(Message):
+    class Selected(_TableMessage):
         """Enter was pressed on a row."""
 
-        table: "AssetTable"
         row: Row
 
-        @property
-        def control(self) -> "AssetTable":
-            return self.table
-
-    @dataclass
-    class Sorted(Message):
+    class Sorted(_TableMessage):
         """The sort column or direction changed (the screen shows it in its title)."""
 
-        table: "AssetTable"
-
-        @property
-        def control(self) -> "AssetTable":
-            return self.table
+    class Loaded(_TableMessage):
+        """Rows or counts arrived (the screen updates its title)."""
 
     def __init__(self, *, clock: Callable[[], float] = time.time, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.clock = clock
         self.columns: tuple[Column, ...] = ()
+        self.kind: AssetKind | None = None
         self.empty_message = ""
-        self._rows: list[Row] = []  # top-level rows, as loaded
-        self._orders: SortOrders = {}  # sort orders of `_rows`, precomputed or cached
-        self._any_live = False  # some row's live cell changes its sort key with the clock
-        self._children: dict[str, list[Row]] = {}  # parent key -> child rows
+        self.pager: Pager | None = None
+        # Set by the screen: runs a blocking pager's request in a worker, then `receive`.
+        self.request_pages: Callable[[Pager, PageRequest], None] | None = None
+        self.window = Window()
+        self._view = ViewMap()
+        self._children: dict[str, list[Row]] = {}  # parent key -> child rows, as loaded
+        self._shown_children: dict[str, list[Row]] = {}  # ... in the table's sort order
         self.expanded: set[str] = set()
-        self._view: list[Row] = []  # filtered, sorted, with expanded children
-        self._natural: list[int] = []  # each column's width for its widest cell
+        self._natural: list[int] = []  # each column's width for the widest cell seen
         self._widths: list[int] = []  # as fitted to the table's width (0 = hidden)
         self._filter_text = ""
         self.query = Query()
-        self._filter: Callable[[str, Sequence[str]], bool] | None = None
         self.sort_column: int | None = None
         self.sort_reverse = False
         self._highlighted_key: str | None = None
+        self._cursor_key: str | None = None  # the row under the cursor, kept across answers
+        self._to_top = False  # the awaited answer is a new query's: start from its top
 
     # ------------------------------------------------------------------ data in
 
-    def configure(self, columns: Sequence[Column], *, empty_message: str = "",
-                  sort_column: int | None = None, sort_reverse: bool = False) -> None:
-        """Switch to another kind: new columns, no rows, filter kept by the caller's choice."""
-        self.columns = tuple(columns)
+    def configure(self, columns: Sequence[Column], *, kind: AssetKind | None = None, pager: Pager | None = None,
+                  empty_message: str = "", sort_column: int | None = None, sort_reverse: bool = False) -> None:
+        """Switch to another kind: its columns, no rows, no filter; rows come from `pager`."""
+        self.columns, self.kind, self.pager = tuple(columns), kind, pager
         self.empty_message = empty_message
-        self._rows, self._children, self.expanded = [], {}, set()
-        self._orders, self._any_live = {}, False
+        self._children, self._shown_children, self.expanded = {}, {}, set()
+        self._filter_text, self.query = "", Query()
         self.sort_column, self.sort_reverse = sort_column, sort_reverse
-        self._highlighted_key = None
-        self.cursor = 0
-        self._rebuild(keep_key=None)
+        self._highlighted_key = self._cursor_key = None
+        self.window.begin(forget=True)
+        self._natural = title_widths(self.columns)
+        self._fit_widths()
+        self.set_reactive(AssetTable.cursor, 0)
+        self._relayout()
         self.scroll_to(0, 0, animate=False, immediate=True)
+        self.refresh()
+        if pager is not None:
+            self._request(top=True)
 
-    def set_rows(self, rows: list[Row], *, empty_message: str | None = None,
-                 children: dict[str, list[Row]] | None = None, orders: SortOrders | None = None) -> None:
-        """Replace the rows (and, when given, child rows by parent key); the cursor stays
-        on the same key when it still exists. `orders` (`kinds.sort_orders` of these rows,
-        from the worker) spare the event loop the sorting; missing ones are computed here."""
-        self._rows = rows
-        self._orders = dict(orders) if orders else {}
-        self._any_live = any(r.live for r in rows)
+    def set_rows(self, rows: list[Row], *, empty_message: str | None = None) -> None:
+        """Show `rows` (already built), filtered and sorted in memory; the cursor stays on its key."""
         if empty_message is not None:
             self.empty_message = empty_message
-        keys = {r.key for r in rows}
-        if children:
-            self._children.update(children)
-        self._children = {k: v for k, v in self._children.items() if k in keys}
-        self.expanded &= keys
-        self._rebuild(keep_key=self.cursor_key)
+        self.pager = RowsPager(rows, self.columns)
+        self._request(top=False)
 
-    def update_rows(self, rows: list[Row], *, children: dict[str, list[Row]] | None = None) -> None:
-        """Replace the rows that have these keys (a poll of active jobs); others stay."""
-        fresh = {r.key: r for r in rows}
-        old, self._rows = self._rows, [fresh.get(r.key, r) for r in self._rows]
-        # Rows keep their positions, so a cached order stays right unless a sort key changed.
-        stale = {c for a, b in zip(old, self._rows) if a is not b
-                 for c, (ka, kb) in enumerate(zip(a.sort_keys, b.sort_keys)) if ka != kb}
-        if stale:
-            self._orders = {k: v for k, v in self._orders.items() if k[0] not in stale}
-        self._any_live = any(r.live for r in self._rows)
-        for key, child_rows in (children or {}).items():
-            if key in self._children or key in self.expanded:
-                self._children[key] = child_rows
-        self._rebuild(keep_key=self.cursor_key)
+    def reload(self) -> None:
+        """Count again and fetch the pages on screen again (the data changed)."""
+        self._request(top=False)
+
+    def receive(self, result: PageResult) -> bool:
+        """An answer from the pager; False when it was for an older query or reload."""
+        if not self.window.receive(result):
+            return False
+        top = self._to_top and result.count is not None
+        if result.count is not None:
+            self._to_top = False
+        grow(self._natural, self.columns, (r for rows in result.pages.values() for r in rows))
+        self._fit_widths()
+        self._relayout()
+        line = self._line_of_key(self._cursor_key) if self._cursor_key is not None else None
+        if line is None and top:
+            line = 0
+            self.scroll_to(0, 0, animate=False, immediate=True)
+        self._settle_cursor(line)
+        self.post_message(self.Loaded(self))
+        self._want_visible()
+        return True
+
+    def update_rows(self, rows: Iterable[Row]) -> bool:
+        """Put fresh rows in place of the held rows with their keys (children too). False when
+        one may now belong elsewhere: not held, or its sort value or filter match changed."""
+        test = self.query.predicate([c.title for c in self.columns])
+        searched = searchable(self.columns)
+        column = self.sort_column
+        live_sort = column is not None and self.columns[column].live is not None
+        in_place, fresh = True, []
+        for row in rows:
+            fresh.append(row)
+            parent = getattr(row.asset, "parent_job_name", None)
+            if parent:
+                self._replace_child(parent, row)
+                continue
+            old = self.window.replace(row)
+            if old is None or (test is not None and not test(search_text(row, searched), row.cells)):
+                in_place = False
+            elif column is not None and not live_sort and old.sort_keys[column] != row.sort_keys[column]:
+                in_place = False
+        if grow(self._natural, self.columns, fresh):
+            self._fit_widths()
+        self._relayout()
+        self._settle_cursor(self._line_of_key(self._cursor_key) if self._cursor_key else None)
+        return in_place
+
+    def _replace_child(self, parent: str, row: Row) -> None:
+        rows = self._children.get(parent)
+        if rows is not None:
+            row.depth = 1
+            self._children[parent] = [row if r.key == row.key else r for r in rows]
 
     def set_children(self, parent_key: str, rows: list[Row]) -> None:
         """Rows shown under `parent_key` while it is expanded (sweep trials)."""
         for row in rows:
             row.depth = 1
         self._children[parent_key] = rows
-        self._rebuild(keep_key=self.cursor_key)
+        grow(self._natural, self.columns, rows)
+        self._fit_widths()
+        self._relayout()
+        self._settle_cursor(self._line_of_key(self._cursor_key) if self._cursor_key else None)
 
     def toggle_expanded(self, key: str) -> bool:
         """Expand or collapse a parent row; returns whether it is now expanded."""
@@ -235,15 +233,18 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
             self.expanded.discard(key)
         else:
             self.expanded.add(key)
-        self._rebuild(keep_key=self.cursor_key)
+        self._relayout()
+        self._settle_cursor(self._line_of_key(self._cursor_key) if self._cursor_key else None)
         return key in self.expanded
 
     def set_filter(self, text: str) -> None:
-        """Show only the rows the `/` filter matches (see tui/query.py for its language)."""
+        """Show only the rows the `/` filter matches (see tui/query.py for its language): a new
+        query, counted and fetched by the pager."""
         self._filter_text = text
-        self.query = parse_query(text, [c.title for c in self.columns])
-        self._filter = self.query.predicate([c.title for c in self.columns])
-        self._rebuild(keep_key=self.cursor_key, data_changed=False)
+        query = parse_query(text, [c.title for c in self.columns])
+        if query != self.query:
+            self.query = query
+            self._request(top=True)
 
     @property
     def filter_error(self) -> str | None:
@@ -254,26 +255,103 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
         return self._filter_text
 
     @property
+    def list_query(self) -> ListQuery:
+        column = self.sort_column
+        sort = self.columns[column].title if column is not None and column < len(self.columns) else None
+        return ListQuery(self.kind, self.query, sort, self.sort_reverse if sort else False)  # type: ignore[arg-type]
+
+    @property
     def shown_empty_message(self) -> str:
         """What an empty table says: a filter that hides every row says so, not "no rows"."""
-        if self._rows and self._filter_text and not self._view:
-            return f"Nothing matches {self._filter_text!r} (0 of {len(self._rows):,}). Press esc to clear the filter."
+        unfiltered = self.window.unfiltered.total
+        if self._filter_text and self.window.counted and not self.window.total and unfiltered:
+            return f"Nothing matches {self._filter_text!r} (0 of {unfiltered:,}). Press esc to clear the filter."
         return self.empty_message
+
+    # ------------------------------------------------------------------ fetching
+
+    def _request(self, *, top: bool) -> None:
+        """A new generation: the first page (`top`: a new query) or the pages on screen."""
+        top = top or self._to_top  # a reload before a new query's answer: still a new query
+        generation = self.window.begin()
+        first, last = self._visible()
+        pages = [0] if top else (self.window.pages_for(first, last) or [0])
+        self.window.ask(pages, first // PAGE_ROWS)
+        self._to_top = top
+        # A new query's first page: its first screens first (sooner on screen), the rest next.
+        limit = min(PAGE_ROWS, 2 * self._page + 1) if top else PAGE_ROWS
+        self._dispatch(PageRequest(generation, self.list_query, tuple(pages), count=True, limit=limit))
+
+    def _want_visible(self) -> None:
+        """Ask for the pages the viewport (and its margin) needs and the window lacks."""
+        if self.pager is None or not self.window.counted:
+            return  # the query's first answer, still awaited, brings the first page
+        first, last = self._visible()
+        pages = self.window.wanted(first, last)
+        count = self.window.recount(last)
+        if pages or count:
+            self._dispatch(PageRequest(self.window.generation, self.list_query, tuple(pages), count=count))
+
+    def _dispatch(self, request: PageRequest) -> None:
+        pager = self.pager
+        if pager is None:
+            return
+        if pager.blocking and self.request_pages is not None:
+            self.request_pages(pager, request)
+        else:
+            self.receive(pager.run(request, self.clock()))
+
+    def _visible(self) -> tuple[int, int]:
+        """Top-level indices of the first and last lines on screen."""
+        top = int(self.scroll_y)
+        return self._view.locate(top)[0], self._view.locate(top + self._page - 1)[0]
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        self._want_visible()
 
     # ------------------------------------------------------------------ data out
 
     @property
     def rows(self) -> list[Row]:
-        """The rows as shown (filtered, sorted, children under their parents)."""
-        return self._view
+        """The rows held, as shown (every row of a query that fits in the window)."""
+        out: list[Row] = []
+        for _, row in self.window.loaded():
+            out.append(row)
+            if row.key in self.expanded:
+                out.extend(self._shown_children.get(row.key, ()))
+        return out
+
+    @property
+    def count(self) -> Count:
+        """How many rows the query (with its filter) matches."""
+        return self.window.count
+
+    @property
+    def total(self) -> Count:
+        """How many rows the query matches without its filter."""
+        return self.window.unfiltered
 
     @property
     def total_rows(self) -> int:
-        return len(self._rows)
+        return self.window.unfiltered.total
+
+    @property
+    def height(self) -> int:
+        return self._view.height(self.window.total)
+
+    def row_at(self, line: int) -> Row | None:
+        """The row on view line `line`, or None when not fetched yet."""
+        index, child = self._view.locate(line)
+        if child is None:
+            return self.window.row(index)
+        parent = self.window.row(index)
+        children = self._shown_children.get(parent.key, []) if parent else []
+        return children[child] if child < len(children) else None
 
     @property
     def cursor_row(self) -> Row | None:
-        return self._view[self.cursor] if 0 <= self.cursor < len(self._view) else None
+        return self.row_at(self.cursor) if 0 <= self.cursor < self.height else None
 
     @property
     def cursor_key(self) -> str | None:
@@ -281,298 +359,54 @@ class AssetTable(CachedStyles, ScrollView, can_focus=True):
         return row.key if row else None
 
     def move_to_key(self, key: str) -> bool:
-        for index, row in enumerate(self._view):
-            if row.key == key:
-                self.cursor = index
-                return True
-        return False
+        line = self._line_of_key(key)
+        if line is not None:
+            self.cursor = line
+        return line is not None
+
+    def _line_of_key(self, key: str) -> int | None:
+        index = self.window.index_of(key)
+        if index is not None:
+            return self._view.line_of(index)
+        for parent, children in self._shown_children.items():
+            where = self.window.index_of(parent)
+            if where is not None and parent in self.expanded:
+                for i, row in enumerate(children):
+                    if row.key == key:
+                        return self._view.line_of(where, i)
+        return None
 
     # ------------------------------------------------------------------ view building
 
-    def _rebuild(self, *, keep_key: str | None, data_changed: bool = True) -> None:
-        """Filter, sort and flatten into the view. Column widths come from all rows (not the
-        filtered view) so they stay put while the user filters or sorts; only new data
-        recomputes them."""
-        rows = self._ordered()
-        if self._filter is not None:
-            match = self._filter
-            rows = [r for r in rows if match(r.search, r.cells)]
-        if self.expanded:
-            view: list[Row] = []
-            for row in rows:
-                view.append(row)
-                if row.key in self.expanded:
-                    children = self._children.get(row.key, [])
-                    view.extend(self._sorted(children) if self.sort_column is not None else children)
-        else:
-            view = rows if rows is not self._rows else list(rows)
-        self._view = view
-        if data_changed or not self._widths:
-            self._compute_widths()
-        self.virtual_size = Size(self._total_width(), len(view) + 1)
-        index = 0
-        if keep_key is not None:
-            index = self._index_of(keep_key, default=min(self.cursor, len(view) - 1))
-        self.set_reactive(AssetTable.cursor, max(0, index))
-        self._scroll_cursor_into_view()
+    def _relayout(self) -> None:
+        """Children under their expanded parents (the parents held), and the virtual size."""
+        spans = []
+        self._shown_children = {}
+        for key in self.expanded:
+            index = self.window.index_of(key)
+            children = self._children.get(key)
+            if index is not None and children:
+                self._shown_children[key] = order_rows(children, self.sort_column, self.sort_reverse)
+                spans.append((index, len(children)))
+        self._view = ViewMap(spans)
+        self.virtual_size = Size(total_width(self._widths), self.height + 1)
+
+    def _settle_cursor(self, line: int | None) -> None:
+        """The cursor on `line` (its key's new place), or where it was, within the rows. The
+        view scrolls only when the cursor moved: the user may have scrolled away from it."""
+        line = max(0, min(self.cursor, self.height - 1) if line is None else line)
+        if line != self.cursor:
+            self.set_reactive(AssetTable.cursor, line)
+            self._scroll_cursor_into_view()
         self._post_highlight()
         self.refresh()
-
-    def _index_of(self, key: str, default: int) -> int:
-        view = self._view
-        if 0 <= self.cursor < len(view) and view[self.cursor].key == key:
-            return self.cursor
-        try:
-            return list(map(attrgetter("key"), view)).index(key)
-        except ValueError:
-            return default
-
-    def _ordered(self) -> list[Row]:
-        """The top-level rows in sort order, from a cached order when one is valid: a sort
-        keypress then costs a list build, not a 10,000-row sort."""
-        rows, index = self._rows, self.sort_column
-        if index is None or index >= len(self.columns):
-            return rows
-        if self.columns[index].live and self._any_live:
-            return self._sorted(rows)  # live keys move with the clock: no cached order holds
-        order = self._orders.get((index, self.sort_reverse))
-        if order is None or len(order) != len(rows):
-            order = self._orders[(index, self.sort_reverse)] = sort_order(rows, index, self.sort_reverse)
-        return list(map(rows.__getitem__, order))
-
-    def _sorted(self, rows: list[Row]) -> list[Row]:
-        column = self.columns[self.sort_column]  # type: ignore[index]
-        index = self.sort_column
-        if column.live:
-            now = self.clock()
-            # Only live rows' keys move; the others' stored keys are what their cells show.
-            key = lambda r: sort_key(column.get(r.asset, now)) if r.live else r.sort_keys[index]  # noqa: E731
-        else:
-            key = lambda r: r.sort_keys[index]  # noqa: E731
-        return sorted(rows, key=key, reverse=self.sort_reverse)
-
-    def _compute_widths(self) -> None:
-        widths = [cell_len(c.title) + 2 for c in self.columns]  # room for the sort arrow
-        children = [r for key in self.expanded for r in self._children.get(key, ())]
-        for row in (*self._rows, *children):
-            for i, cell in enumerate(row.cells):
-                n = len(cell)
-                if n > widths[i]:
-                    widths[i] = n
-        for i, column in enumerate(self.columns):
-            if column.live or column.clock:
-                widths[i] = max(widths[i], SPAN_WIDTH)  # its text changes after the widths are set
-            widths[i] = min(widths[i], max(column.max_width, cell_len(column.title) + 2))
-        if widths:
-            widths[0] += 3  # tree prefix for child rows / expand marker
-        self._natural = widths
-        self._fit_widths()
 
     def _fit_widths(self) -> None:
         self._widths = fit_widths(self._natural, self.columns, self.scrollable_content_region.width)
 
-    def _total_width(self) -> int:
-        return _total(self._widths)
-
     def on_resize(self, event: events.Resize) -> None:
         if self._natural:
             self._fit_widths()
-            self.virtual_size = Size(self._total_width(), len(self._view) + 1)
+            self._relayout()
             self.refresh()
-
-    # ------------------------------------------------------------------ cursor & keys
-
-    def watch_cursor(self, old: int, new: int) -> None:
-        self._scroll_cursor_into_view()
-        self._refresh_row(old)
-        self._refresh_row(new)
-        self._post_highlight()
-
-    def _post_highlight(self) -> None:
-        row = self.cursor_row
-        key = row.key if row else None
-        if key != self._highlighted_key:
-            self._highlighted_key = key
-            self.post_message(self.Highlighted(self, row))
-
-    def _refresh_row(self, index: int) -> None:
-        self.refresh_line(index + 1)
-
-    @property
-    def _page(self) -> int:
-        return max(1, self.scrollable_content_region.height - 1)
-
-    def _scroll_cursor_into_view(self) -> None:
-        top = int(self.scroll_y)
-        page = self._page
-        if self.cursor < top:
-            self.scroll_to(y=self.cursor, animate=False, immediate=True)
-        elif self.cursor >= top + page:
-            self.scroll_to(y=self.cursor - page + 1, animate=False, immediate=True)
-
-    def _move(self, delta: int) -> None:
-        if self._view:
-            self.cursor = max(0, min(len(self._view) - 1, self.cursor + delta))
-
-    def action_cursor_up(self) -> None:
-        self._move(-1)
-
-    def action_cursor_down(self) -> None:
-        self._move(1)
-
-    def action_page_up(self) -> None:
-        self._move(-self._page)
-
-    def action_page_down(self) -> None:
-        self._move(self._page)
-
-    def action_first(self) -> None:
-        self._move(-len(self._view))
-
-    def action_last(self) -> None:
-        self._move(len(self._view))
-
-    def action_select(self) -> None:
-        row = self.cursor_row
-        if row is not None:
-            self.post_message(self.Selected(self, row))
-
-    def sort_by(self, column: int | None, reverse: bool | None = None) -> None:
-        """Sort by `column` (None: as loaded, newest first). Without `reverse`, the column
-        already sorted by flips its direction and another one starts ascending."""
-        if column is not None and not 0 <= column < len(self.columns):
-            return
-        if reverse is None:
-            reverse = not self.sort_reverse if column == self.sort_column and column is not None else False
-        self.sort_column, self.sort_reverse = column, reverse
-        self._rebuild(keep_key=self.cursor_key, data_changed=False)
-        self.post_message(self.Sorted(self))
-
-    def column_at(self, x: int) -> int | None:
-        """The column under content x (scrolled), or None in a gap or past the last."""
-        left = 1
-        for i, w in enumerate(self._widths):
-            if w and left <= x < left + w + GAP:
-                return i
-            left += w + GAP if w else 0
-        return None
-
-    def action_cycle_sort(self) -> None:
-        """s: sort by the next column (none -> first -> ... -> last -> none)."""
-        if not self.columns:
-            return
-        if self.sort_column is None:
-            self.sort_column = 0
-        elif self.sort_column + 1 < len(self.columns):
-            self.sort_column += 1
-        else:
-            self.sort_column = None
-        self._rebuild(keep_key=self.cursor_key, data_changed=False)
-        self.post_message(self.Sorted(self))
-
-    def action_reverse_sort(self) -> None:
-        """S: reverse the sort direction."""
-        if self.sort_column is None and self.columns:
-            self.sort_column = 0
-        self.sort_reverse = not self.sort_reverse
-        self._rebuild(keep_key=self.cursor_key, data_changed=False)
-        self.post_message(self.Sorted(self))
-
-    def sort_description(self) -> str:
-        if self.sort_column is None:
-            return "newest first"
-        arrow = "↓" if self.sort_reverse else "↑"
-        return f"{self.columns[self.sort_column].title} {arrow}"
-
-    async def _on_click(self, event: events.Click) -> None:
-        offset = event.get_content_offset(self)
-        if offset is None:
-            return
-        if offset.y == 0:  # a header: sort by its column, again to reverse
-            column = self.column_at(offset.x + int(self.scroll_x))
-            if column is not None:
-                self.sort_by(column)
-            return
-        index = int(self.scroll_y) + offset.y - 1
-        if 0 <= index < len(self._view):
-            if index == self.cursor and event.chain >= 2:
-                self.action_select()
-            self.cursor = index
-
-    # ------------------------------------------------------------------ rendering
-
-    def refresh_live(self) -> None:
-        """Repaint rows whose cells change with the clock (running jobs' durations, ages)."""
-        if any(c.clock for c in self.columns):
-            self.refresh()  # every visible row's age moves; only the window is painted
-            return
-        top = int(self.scroll_y)
-        for index in range(top, min(len(self._view), top + self._page)):
-            if self._view[index].live:
-                self._refresh_row(index)
-
-    def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
-        base = self._base_style()
-        if y == 0:
-            return self._render_header().crop_extend(int(self.scroll_x), int(self.scroll_x) + width, base)
-        index = int(self.scroll_y) + y - 1
-        if index >= len(self._view):
-            if not self._view and y == 2 and self.shown_empty_message:
-                text = "  " + self.shown_empty_message
-                return Strip([Segment(text, base + self._style("empty"))]).crop_extend(0, width, base)
-            return Strip.blank(width, base)
-        row = self._view[index]
-        is_cursor = index == self.cursor
-        fill = base + self._style("cursor") if is_cursor else base
-        # One segment per run of same-styled cells, not two per cell: every segment costs
-        # again in the compositor's filters, and a full repaint (a sort) draws every row.
-        segments: list[Segment] = []
-        run, run_style = [" "], fill
-        gap = " " * GAP
-        now = None
-        for i, (column, w) in enumerate(zip(self.columns, self._widths)):
-            if not w:
-                continue  # hidden: the table is too narrow for it
-            text = row.cells[i]
-            if (column.live and row.live) or column.clock:
-                now = now or self.clock()
-                text = column.fmt(column.get(row.asset, now))
-            if i == 0:
-                text = self._prefix(row) + text
-            token = row.styles[i]
-            if token and not is_cursor:
-                style = base + self._style(token)
-                segments.append(Segment("".join(run), run_style))
-                segments.append(Segment(_fit(text, w), style))
-                run, run_style = [gap], fill
-            else:
-                run.append(_fit(text, w))
-                run.append(gap)
-        segments.append(Segment("".join(run), run_style))
-        strip = Strip(segments, self._total_width())
-        return strip.crop_extend(int(self.scroll_x), int(self.scroll_x) + width, fill)
-
-    def _prefix(self, row: Row) -> str:
-        if row.depth:
-            return " └ "
-        if getattr(row.asset, "type", None) == "sweep":
-            return "▾ " if row.key in self.expanded else "▸ "
-        return ""
-
-    def _render_header(self) -> Strip:
-        style = self.rich_style + self._style("header")
-        segments = [Segment(" ", style)]
-        for i, (column, w) in enumerate(zip(self.columns, self._widths)):
-            if not w:
-                continue
-            title = column.title
-            if i == self.sort_column:
-                title += " ↓" if self.sort_reverse else " ↑"
-            segments.append(Segment(_fit(title, w) + " " * GAP, style))
-        return Strip(segments, self._total_width())
-
-    def row_texts(self) -> Iterable[str]:
-        """Rows as plain text (what a test or the tmux smoke test would read)."""
-        for row in self._view:
-            yield "  ".join(row.cells)
+        self._want_visible()
