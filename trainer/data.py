@@ -1,7 +1,7 @@
 """Find and load MNIST IDX files in torchvision's layout.
 
 `locate_raw` is torch-free so that train.py can reject a bad --data folder before
-paying for `import torch`. `load_split` reads through the real
+paying for `import torch`. `load_splits` reads through the real
 `torchvision.datasets.MNIST` class and hands back its `.data` / `.targets` tensors:
 the trainer works on whole preloaded tensors, never per-sample PIL transforms.
 """
@@ -9,8 +9,11 @@ the trainer works on whole preloaded tensors, never per-sample PIL transforms.
 from __future__ import annotations
 
 import gzip
+import importlib
+import importlib.util
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -94,12 +97,42 @@ def _stage(raw: Path, into: Path) -> Path:
     return into
 
 
+def mnist_class():
+    """torchvision's MNIST dataset class, loaded without running torchvision's __init__.
+
+    `import torchvision` imports all its models and ops, and through `torchvision.ops`
+    torch._dynamo: 1.5-2 s, more than torch itself, for a class that needs three small
+    modules (torchvision.utils, datasets.utils, datasets.vision). The packages are
+    stood in for while torchvision.datasets.mnist loads, then dropped from sys.modules,
+    so a later `import torchvision` still gets the whole, real package.
+    """
+    if "torchvision" in sys.modules:
+        from torchvision.datasets import MNIST
+
+        return MNIST
+    try:
+        for package in ("torchvision", "torchvision.datasets"):
+            spec = importlib.util.find_spec(package)
+            if spec is None or spec.submodule_search_locations is None:
+                raise ImportError(f"no package {package}")
+            sys.modules[package] = importlib.util.module_from_spec(spec)
+        return importlib.import_module("torchvision.datasets.mnist").MNIST
+    except ImportError:
+        pass  # another torchvision layout: pay for the whole package below
+    finally:
+        for name in [n for n in sys.modules if n == "torchvision" or n.startswith("torchvision.")]:
+            del sys.modules[name]
+    from torchvision.datasets import MNIST
+
+    return MNIST
+
+
 def load_splits(raw: Path):
     """((train_images, train_labels), (test_images, test_labels)) as uint8 / int64 tensors.
 
     Images are (N, 28, 28) uint8 exactly as stored; labels int64.
     """
-    from torchvision.datasets import MNIST
+    MNIST = mnist_class()
 
     def read(root: Path):
         out = []

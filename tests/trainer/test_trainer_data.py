@@ -71,3 +71,25 @@ def test_synthetic_digits_are_balanced_and_read_by_torchvision(tmp_path):
     assert np.bincount(train.targets.numpy(), minlength=10).tolist() == [20] * 10
     img, label = train[0]  # the PIL path works too
     assert img.size == (28, 28) and 0 <= label <= 9
+
+
+def test_trainer_reads_mnist_without_the_rest_of_torchvision(synthetic_root):
+    # All of torchvision (models, ops and through them torch._dynamo) costs more than torch.
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import data;"
+        "(tx, ty), (vx, vy) = data.load_splits(data.locate_raw(sys.argv[2]));"
+        "print(tuple(tx.shape), tuple(vy.shape), ty[:8].tolist());"
+        "print(sorted(m for m in sys.modules if m.startswith(('torchvision', 'torch._dynamo'))));"
+        "import torchvision, torchvision.datasets;"
+        "print(torchvision.datasets.MNIST(sys.argv[2], train=True).targets[:8].tolist(),"
+        "      hasattr(torchvision, 'models'))"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(TRAINER), str(synthetic_root)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    shapes, loaded, whole = proc.stdout.splitlines()
+    labels = shapes.split("(300,) ")[1]
+    assert shapes.startswith("(1200, 28, 28) (300,)")
+    assert loaded == "[]"  # nothing of torchvision left behind, torch._dynamo never imported
+    # A later `import torchvision` still gets the whole package, reading the same labels.
+    assert whole == f"{labels} True"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import socket
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -24,7 +29,7 @@ def single_run(synthetic_root, tmp_path_factory):
     """One two-epoch run on synthetic digits; several tests read it back."""
     work = tmp_path_factory.mktemp("single")
     db = work / "mlflow.db"
-    proc = run_train(["--data", str(synthetic_root), *FAST], cwd=work,
+    proc = run_train(["--data", str(synthetic_root), *FAST, "--metrics-json", "metrics.json"], cwd=work,
                      env=trainer_env(f"sqlite:///{db}"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     client = client_for(db)
@@ -85,6 +90,43 @@ def test_model_copy_saved_under_outputs(single_run):
     assert (saved / "MLmodel").is_file()
     model = mlflow.pyfunc.load_model(str(saved))
     assert model.predict(np.zeros((3, 1, 28, 28), np.float32)).shape == (3, 10)
+
+
+def test_logged_model_is_the_saved_folder_and_loads_with_mlflow_pytorch(single_run, synthetic_root,
+                                                                       monkeypatch):
+    import mlflow
+    import torch
+
+    from trainer import idx
+
+    work, client, run, _ = single_run
+    run_id = run.info.run_id
+    logged = {a.path for a in client.list_artifacts(run_id, "model")}
+    assert {"model/MLmodel", "model/data", "model/code"} <= logged
+    # Saved once, logged as is: the same model (a second serialisation gets its own uuid).
+    copy = client.download_artifacts(run_id, "model/MLmodel", str(work / "download"))
+    assert Path(copy).read_text() == (work / "outputs" / "model" / "MLmodel").read_text()
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{work / 'mlflow.db'}")
+    net = mlflow.pytorch.load_model(f"runs:/{run_id}/model")
+    raw = synthetic_root / "MNIST" / "raw"
+    images = torch.from_numpy(idx.read(raw / "t10k-images-idx3-ubyte")[:200].astype(np.float32))
+    labels = idx.read(raw / "t10k-labels-idx1-ubyte")[:200]
+    with torch.inference_mode():
+        predicted = net(images[:, None]).argmax(1).numpy()
+    assert (predicted == labels).mean() > 0.9
+
+
+def test_metrics_json_breaks_the_wall_time_down(single_run):
+    summary = json.loads((single_run[0] / "metrics.json").read_text())
+    phases = summary["phases"]
+    for key in ("import_torch", "data_and_model", "train", "eval", "model_save_log_and_end_run",
+                "mlflow_process:mlflow_import_and_run", "mlflow_process:model_save"):
+        assert phases[key] >= 0, key
+    # This process's phases follow one another; the MLflow process's overlap them.
+    own = sum(v for k, v in phases.items() if not k.startswith("mlflow_process:"))
+    assert own <= summary["total_time"] + 1e-6
+    assert summary["run_id"] == single_run[2].info.run_id
 
 
 def test_stdout_reports_epochs(single_run):
@@ -155,3 +197,71 @@ def test_two_ddp_processes(synthetic_root, tmp_path):
     assert history[-1].value > 0.85
     assert (dirs[0] / "outputs" / "model" / "MLmodel").is_file()
     assert not (dirs[1] / "outputs").exists()
+
+
+def _children(pid: int) -> list[int]:
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(c) for c in f.read().split()]
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("Z", "X")  # exited, maybe unreaped
+    except FileNotFoundError:
+        return True
+
+
+def _start_long_run(synthetic_root, tmp_path, db, **env):
+    """A run long enough to be interrupted, once it is training (its MLflow child forked)."""
+    proc = run_train(["--data", str(synthetic_root), "--epochs", "200", "--batch-size", "64"],
+                     cwd=tmp_path, env=trainer_env(f"sqlite:///{db}", **env), wait=False)
+    lines = []
+    for line in proc.stdout:
+        lines.append(line)
+        if line.startswith("training on"):
+            return proc, lines
+    raise AssertionError("".join(lines))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc")
+def test_interrupted_trainer_fails_its_run_and_leaves_no_process(synthetic_root, tmp_path):
+    db = tmp_path / "mlflow.db"
+    proc, _ = _start_long_run(synthetic_root, tmp_path, db)
+    try:
+        children = _children(proc.pid)
+        assert len(children) == 1  # the MLflow process
+        proc.send_signal(signal.SIGINT)
+        out = proc.communicate(timeout=180)[0]
+    finally:
+        proc.kill()
+    assert proc.returncode != 0 and "KeyboardInterrupt" in out
+    assert _gone(children[0])
+    client = client_for(db)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert [r.info.status for r in runs] == ["FAILED"]
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/task"), reason="reads /proc")
+def test_killed_trainer_leaves_no_mlflow_process_behind(synthetic_root, tmp_path):
+    proc, _ = _start_long_run(synthetic_root, tmp_path, tmp_path / "mlflow.db")
+    try:
+        children = _children(proc.pid)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    # The child sees the pipe close and exits once it has opened the store (slow on a busy machine).
+    deadline = time.monotonic() + 120
+    while not _gone(children[0]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _gone(children[0])
+
+
+def test_mlflow_failure_fails_the_job_with_mlflow_s_message(synthetic_root, tmp_path):
+    proc = run_train(["--data", str(synthetic_root), "--epochs", "1", "--max-train-samples", "300"],
+                     cwd=tmp_path, env=trainer_env(f"sqlite:///{tmp_path / 'mlflow.db'}",
+                                                    MLFLOW_RUN_ID="0123456789abcdef"))
+    assert proc.returncode == 1
+    assert "TrackingError" in proc.stderr and "Run with id=0123456789abcdef not found" in proc.stderr
+    assert not (tmp_path / "outputs").exists()
