@@ -643,8 +643,12 @@ def make_schedule(args, opt, total_steps):
     import torch
 
     if args.schedule == "onecycle":
+        if total_steps < 3:  # too few steps for a warm-up and a decay: a constant rate
+            return None
         return torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=args.lr, total_steps=total_steps, pct_start=0.25,
+            # The warm-up ends after at least one step: OneCycleLR divides by its length
+            # (4 steps at 0.25 made it zero).
+            opt, max_lr=args.lr, total_steps=total_steps, pct_start=max(0.25, 2 / total_steps),
             # Adadelta has neither momentum nor betas to cycle.
             cycle_momentum=args.optimizer != "adadelta",
             base_momentum=0.85 * args.momentum, max_momentum=args.momentum,

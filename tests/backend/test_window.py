@@ -359,3 +359,16 @@ def test_every_kind_runs_in_sql_and_a_column_sql_does_not_know_runs_in_the_refer
     expected = every_row(memory, query, BASE, 500)
     assert every_row(sql, query, BASE, 7) == expected and len(expected) > 10
     assert sql.watermark(AssetKind.DATA) == memory.watermark(AssetKind.DATA)
+
+
+def test_the_reference_watermark_stands_still_while_active_jobs_do(filled):
+    # It dropped its list on a move and then saw no active job: it moved on every tick.
+    ws, _ = filled
+    memory = MemorySource(ws)
+    query = ListQuery(AssetKind.JOBS)
+    jobs = memory.fetch(query, 0, 500, now=time.time())
+    assert any(j.status not in ("Completed", "Failed", "Canceled") for j in jobs)
+    marks = [memory.watermark(AssetKind.JOBS) for _ in range(3)]
+    memory.fetch(query, 0, 500, now=time.time())
+    marks.append(memory.watermark(AssetKind.JOBS))
+    assert len(set(marks)) == 1, marks

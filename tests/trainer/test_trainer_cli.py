@@ -105,3 +105,26 @@ def test_data_folder_is_found_leniently_and_read_by_torchvision(synthetic_root, 
         got = (tx.sum().item(), ty.tolist(), vy.tolist())
         assert expected is None or got == expected, name
         expected = got
+
+
+@pytest.mark.parametrize("steps", [1, 2, 3, 4, 5, 40])
+def test_the_one_cycle_schedule_runs_for_any_number_of_steps(steps):
+    # 4 steps (batch 1024, 1 epoch, 4,000 images: a sweep over batch sizes meets it) divided by zero.
+    import torch
+
+    sys.path.insert(0, str(TRAINER))
+    try:
+        import train
+    finally:
+        sys.path.remove(str(TRAINER))
+    args = train.build_parser().parse_args(["--data", ".", "--schedule", "onecycle"])
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=args.lr, momentum=args.momentum)
+    sched = train.make_schedule(args, opt, steps)
+    rates = []
+    for _ in range(steps):
+        opt.step()
+        rates.append(opt.param_groups[0]["lr"])
+        if sched is not None:
+            sched.step()
+    assert len(rates) == steps and max(rates) <= args.lr + 1e-12
+    assert sched is not None or steps < 3

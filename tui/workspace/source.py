@@ -151,6 +151,7 @@ class MemorySource(AssetSource):
         self._lists: dict[tuple[AssetKind, str | None], list[Asset]] = {}
         self._marks: dict[AssetKind, tuple] = {}
         self._counter = 0
+        self._active: list[str] = []  # active jobs when the list was last loaded
 
     def _assets(self, kind: AssetKind, parent: str | None) -> list[Asset]:
         with self._lock:
@@ -180,10 +181,11 @@ class MemorySource(AssetSource):
         if kind is not AssetKind.JOBS:
             return (count,)
         with self._lock:
-            jobs = self._lists.get((kind, None), [])
-        active = tuple(sorted((j.name, ws.get_job(j.name).status) for j in jobs
-                              if isinstance(j, Job) and j.status in ACTIVE_STATUSES))
-        return (count, active)
+            jobs = self._lists.get((kind, None))
+            if jobs is not None:  # the names outlive the dropped list: its signature must not change by itself
+                self._active = [j.name for j in jobs if isinstance(j, Job) and j.status in ACTIVE_STATUSES]
+            names = list(self._active)
+        return (count, tuple(sorted((name, ws.get_job(name).status) for name in names)))
 
     def watermark(self, kind: AssetKind) -> int:
         signature = self._signature(kind)
