@@ -230,6 +230,8 @@ JOB_ACTIONS: tuple[KindAction, ...] = (
                enabled=lambda caps, a, ro: caps.cancel and not ro and _is_job(a)),
     KindAction("C", "jobs.clone", "Clone job", lambda app, job: app.clone_job(job),
                enabled=lambda caps, a, ro: caps.submit and not ro and _is_job(a), key_display="C"),
+    KindAction("v", "jobs.sweep_view", "Sweep view", lambda app, job: app.open_sweep(job),
+               enabled=lambda caps, a, ro: a is None or getattr(a, "type", None) == "sweep", show=False),
     KindAction("e,space", "jobs.expand", "Expand trials", lambda app, job: app.main_screen.toggle_trials(job),
                enabled=lambda caps, a, ro: a is None or getattr(a, "type", None) == "sweep", show=False),
 )

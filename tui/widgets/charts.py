@@ -7,6 +7,7 @@ textual-plotext 1.0.1 drives plotext 5.3.2 (plotext 6 has another API). Importin
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 from textual_plotext import PlotextPlot
@@ -56,4 +57,50 @@ class MetricChart(PlotextPlot):
         plt.xticks(ticks, [str(t) for t in ticks])
         plt.title(chart_title(self.key, points))
         plt.xlabel("step")
+        self.refresh()
+
+
+class TrialChart(PlotextPlot):
+    """A sweep's trials as points: the objective per trial, or against one parameter (with
+    `labels`, x is the index of a category: optimizer adamw, sgd). The best trial is drawn
+    apart, in its own colour."""
+
+    DEFAULT_CSS = """
+    TrialChart { height: 14; width: 1fr; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.points: list[tuple[float, float]] = []
+        self.best: tuple[float, float] | None = None
+        self.title = ""
+
+    def show(self, points: Sequence[tuple[float, float]], *, title: str, xlabel: str,
+             best: tuple[float, float] | None = None, labels: Sequence[str] | None = None,
+             integer_x: bool = False) -> None:
+        state = (list(points), best, title, xlabel, list(labels or ()))
+        if state == getattr(self, "_state", None):
+            return  # re-plotting an unchanged chart on every poll would repaint it for nothing
+        self._state = state
+        self.points, self.best, self.title = list(points), best, title
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        plt.title(title)
+        plt.xlabel(xlabel)
+        others = [p for p in points if p != best]
+        if others:
+            plt.scatter([x for x, _ in others], [y for _, y in others], marker="●")
+        if best is not None:
+            plt.scatter([best[0]], [best[1]], marker="★", color="yellow", label="best")
+        if labels:
+            plt.xticks(list(range(len(labels))), list(labels))
+            plt.xlim(-0.5, len(labels) - 0.5)
+        elif integer_x and points:
+            xs = sorted({int(x) for x, _ in points})
+            step = max(1, math.ceil(len(xs) / 10))
+            plt.xticks(xs[::step], [str(x) for x in xs[::step]])
+            plt.xlim(xs[0] - 0.5, xs[-1] + 0.5)
+        if not points:
+            plt.title(f"{title}   (no trial has reported yet)")
         self.refresh()
