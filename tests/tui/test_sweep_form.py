@@ -149,6 +149,17 @@ async def test_bad_bounds_and_limits_are_shown_at_their_field_and_nothing_is_sub
         assert not error_text(row, ".p-error")  # the row's error went with its cause
         assert screen.query_one("#sf-max_concurrent_trials").has_class("-invalid-field")
 
+        # The trials' shared inputs: a literal keeps its type, as with --set.
+        assert screen.query_one("#sf-input-epochs").value == "2"
+        screen.query_one("#sf-input-epochs").value = "ten"
+        await checked(pilot, screen)
+        assert screen.last_error.field == "inputs.epochs"
+        assert "expected an integer" in error_text(screen, "#sf-error-trial")
+        assert screen.query_one("#sf-input-epochs").has_class("-invalid-field")
+        screen.query_one("#sf-input-epochs").value = "1"
+        await checked(pilot, screen)
+        assert "epochs: 1\n" in screen.preview_text and screen.last_error.field == "limits.max_concurrent_trials"
+
         before = {j.name for j in ws.list_jobs().items}
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not screen._busy, what="the refused submit")

@@ -2,7 +2,7 @@
 
 The form starts from `sweep.yml` beside the job template (the trainer's `job.yml` has its
 `sweep.yml`), else from the job template itself (its command job becomes the trial). It edits the trial
-(command, code, environment, compute), each search-space parameter (name, distribution and
+(command, code, environment, compute, the inputs every trial shares), each search-space parameter (name, distribution and
 its bounds; rows are added and removed), sampling, objective, limits and early termination.
 The preview is rebuilt from the form on every keystroke; the document is validated
 (debounced, in a worker) by `Workspace.validate_job`, the validator the CLI uses, and its
@@ -242,12 +242,14 @@ class ParamRow(Vertical):
 
     @property
     def kind(self) -> str:
-        value = self.query_one(".p-type", Select).value
+        found = self.query(".p-type")
+        value = found.first(Select).value if found else self.shown_kind
         return str(value) if value is not Select.NULL else "choice"
 
     @property
     def param_name(self) -> str:
-        return self.query_one(".p-name", Input).value.strip()
+        found = self.query(".p-name")  # none yet while the row is being mounted
+        return found.first(Input).value.strip() if found else ""
 
     async def on_select_changed(self, message: Select.Changed) -> None:
         kind = self.kind
@@ -419,6 +421,12 @@ class SweepFormScreen(ReportsWorkerErrors, Screen[str | None]):
         field("code", text("sf-code", trial.get("code"), "folder of the trial's code"))
         field("command", TextArea(str(trial.get("command") or ""), soft_wrap=True, show_line_numbers=False,
                                   compact=True, id="sf-command"))
+        inputs = doc.get("inputs") if isinstance(doc.get("inputs"), Mapping) else {}
+        self.inputs = [str(k) for k in inputs]
+        for name in self.inputs:  # shared by every trial: ${{inputs.NAME}}
+            raw = inputs[name]
+            shown = raw.get("path", raw.get("value", "")) if isinstance(raw, Mapping) else raw
+            field(f"inputs.{name}", text(f"sf-input-{name}", shown))
         error("trial")
 
         section("search space", "a row per parameter: name, distribution, its bounds (ctrl+n adds one)")
@@ -529,6 +537,7 @@ class SweepFormScreen(ReportsWorkerErrors, Screen[str | None]):
             elif value != INLINE:
                 target[key] = value
         doc["trial"] = trial
+        doc = self._apply_inputs(doc)
 
         space: dict[str, Any] = {}
         for row in self.query(ParamRow):
@@ -575,6 +584,29 @@ class SweepFormScreen(ReportsWorkerErrors, Screen[str | None]):
 
     # ------------------------------------------------------------------ as you type
 
+    def _apply_inputs(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """The inputs' texts put in as `--set inputs.NAME=...` would: a literal keeps its type
+        (`epochs: 3` refuses `ten`, naming inputs.epochs); a data input takes the text as its path.
+        A refused text leaves the template's value and is kept in `input_error`."""
+        from tui.workspace.spec import apply_overrides
+
+        self.input_error = None
+        inputs = doc.get("inputs") if isinstance(doc.get("inputs"), Mapping) else {}
+        for name in self.inputs:
+            text = self._value(f"sf-input-{name}")
+            raw = inputs.get(name)
+            if isinstance(raw, dict) and "path" in raw:
+                raw["path"] = text
+                continue
+            try:
+                doc = apply_overrides(doc, [f"inputs.{name}={text}"], self.source)
+            except InvalidSpecError as exc:
+                self.input_error = self.input_error or exc
+        return doc
+
+    input_error: InvalidSpecError | None = None
+    inputs: list[str] = []
+
     def changed(self) -> None:
         """Every edit: the preview now (a small YAML dump), the validation once typing pauses."""
         if not self.ready:
@@ -582,7 +614,14 @@ class SweepFormScreen(ReportsWorkerErrors, Screen[str | None]):
         self._preview(self.form_document())
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.set_timer(0.3, lambda: self.check(self.form_document()))
+        self._timer = self.set_timer(0.3, self._check_now)
+
+    def _check_now(self) -> None:
+        document = self.form_document()
+        if self.input_error is not None:
+            self.post_message(self.Checked(document, self.input_error))
+        else:
+            self.check(document)
 
     def _preview(self, document: dict[str, Any]) -> None:
         import yaml
@@ -674,6 +713,8 @@ class SweepFormScreen(ReportsWorkerErrors, Screen[str | None]):
             return self.query_one("#sf-seed" if parts[-1] == "seed" else "#sf-sampling")
         if parts[0] in ("compute", "display_name", "experiment_name"):
             return self.query_one(f"#sf-{parts[0]}")
+        if parts[0] == "inputs" and len(parts) > 1 and parts[1] in self.inputs:
+            return self.query_one(f"#sf-input-{parts[1]}")
         return None
 
     def _general(self, text: Text) -> None:
@@ -690,9 +731,13 @@ class SweepFormScreen(ReportsWorkerErrors, Screen[str | None]):
     def action_submit(self) -> None:
         if self._busy or not self.ready or not self.app.check_writable("submit"):
             return
+        document = self.form_document()
+        if self.input_error is not None:
+            self.post_message(self.Checked(document, self.input_error))
+            return
         self._busy = True
         self._general(Text("Submitting…"))
-        self.create(self.form_document())
+        self.create(document)
 
     def action_cancel(self) -> None:
         self.dismiss(None)
