@@ -133,6 +133,7 @@ def job_detail(data: DetailData, now: float | None = None) -> RenderableType:
         ("created", format_time(job.created_at or None)), ("started", format_time(job.start_time)),
         ("ended", format_time(job.end_time)), ("duration", format_duration(job.duration(now))),
         ("command", job.get("command")), ("error", error),
+        ("stop reason", job.get("properties.stop_reason")),  # a sweep's policy stopped this trial
     ])]
     if log_tail:
         # Why it failed is usually in the last lines the command printed.

@@ -5,6 +5,7 @@ polling once the sweep ended), and a trial's logs, details and clone as a comman
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -170,8 +171,9 @@ async def test_from_a_trial_its_logs_details_and_a_clone_as_a_command_job(sweep_
         for key in ("d", "enter"):
             await pilot.press(key)
             assert isinstance(app.screen, DetailScreen) and app.screen.asset.name == f"{finished.name}_1"
-            await wait_for(pilot, lambda: "stop_reason" not in text_of(app.screen.query_one("#detail-full"))
-                           and "bandit policy" in str(app.screen.asset.fields["properties"]), what="details")
+            await wait_for(pilot, lambda: re.search(r"stop reason +bandit policy at interval 1: 0\.3 is outside",
+                                                    text_of(app.screen.query_one("#detail-full"))),
+                           what="its details, with why it stopped")
             await pilot.press("escape")
         assert app.screen is screen
 
@@ -212,11 +214,15 @@ async def test_the_view_follows_trials_as_they_report_then_stops_polling(sweep_w
         assert screen.active and screen._timer is not None
         assert numbers(screen) == [0, 1] and all(r.objective is None for r in screen.rows)
         assert screen.chart.points == [] and cells(screen, 0)[4] == ""
+        assert screen.selected.job.name == f"{name}_0"
+        durations = cells(screen, 0)[-2]
+        await wait_for(pilot, lambda: cells(screen, 0)[-2] != durations, what="a running trial's duration to tick")
         go.write_text("")  # the trials report, with no key pressed
         await wait_for(pilot, lambda: screen.sweep.status == "Completed" and not screen.active, timeout=60,
                        what="the sweep to end on screen")
         # minimize: the lowest last value first (1 ended at 0.1), and it is the best.
         assert numbers(screen) == [1, 0] and [r.objective for r in screen.rows] == [0.1, 0.3]
+        assert screen.selected.job.name == f"{name}_0"  # the cursor stayed on its trial as the ranks changed
         assert cells(screen, 0)[0] == "★" and cells(screen, 0)[4] == "0.1"
         assert screen.chart.points == [(0.0, 0.3), (1.0, 0.1)] and screen.chart.best == (1.0, 0.1)
         assert "minimize acc" in text_of(screen.query_one("#sweep-header"))

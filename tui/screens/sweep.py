@@ -330,6 +330,7 @@ class SweepScreen(ReportsWorkerErrors, Screen):
 
     def on_sweep_screen_loaded(self, message: Loaded) -> None:
         self.loads += 1
+        selected = self.selected
         sweep = self.sweep = message.sweep
         goal = str(sweep.get("objective.goal") or "maximize")
         self.rows = order_trials(message.rows, goal)
@@ -342,7 +343,7 @@ class SweepScreen(ReportsWorkerErrors, Screen):
             self.parameters = names
             self._columns(str(sweep.get("objective.primary_metric") or "objective"))
         self.query_one("#sweep-header", Static).update(sweep_header(sweep, self.rows))
-        self._fill_table()
+        self._fill_table(selected.job.name if selected is not None else None)
         self._plot()
         # Poll while anything can change; an ended sweep costs nothing more.
         if self.active and self._timer is None:
@@ -380,21 +381,29 @@ class SweepScreen(ReportsWorkerErrors, Screen):
             Text(row.stop_reason, style="dim"),
         )
 
-    def _fill_table(self) -> None:
+    def _fill_table(self, current: str | None) -> None:
+        """Show `self.rows`; the cursor stays on the trial `current` wherever it now ranks."""
         cells = [self._cells(r) for r in self.rows]
         shown = tuple((r.job.name, tuple(c.plain for c in cs)) for r, cs in zip(self.rows, cells))
         if shown == self._shown:
-            return  # nothing changed: no repaint, the cursor stays put
-        self._shown = shown
+            return  # nothing changed: no repaint
+        before, self._shown = self._shown, shown
         table = self.table
-        current = self.selected
+        if [name for name, _ in before] == [name for name, _ in shown]:
+            # Same trials in the same order (a running trial's duration ticks): only the cells
+            # that changed, so the table neither flickers nor loses its scroll.
+            columns = list(table.columns)
+            for (name, old), (_, new), row_cells in zip(before, shown, cells):
+                for i, (was, now) in enumerate(zip(old, new)):
+                    if was != now:
+                        table.update_cell(name, columns[i], row_cells[i])
+            return
         table.clear()
         for row, cs in zip(self.rows, cells):
             table.add_row(*cs, key=row.job.name)
-        if current is not None:
-            index = next((i for i, r in enumerate(self.rows) if r.job.name == current.job.name), None)
-            if index is not None:
-                table.move_cursor(row=index, animate=False)
+        index = next((i for i, r in enumerate(self.rows) if r.job.name == current), None)
+        if index is not None:
+            table.move_cursor(row=index, animate=False)
 
     # ------------------------------------------------------------------ the chart
 

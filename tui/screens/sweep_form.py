@@ -179,7 +179,7 @@ class NewJobChooser(ModalScreen[str | None]):
         with Vertical(classes="dialog", id="new-dialog"):
             yield Label("[b]New job[/b]   [dim]enter or c / s picks · esc cancels[/dim]")
             yield OptionList(Option("[b]c[/b]ommand job   one run of a command", id="command"),
-                             Option("[b]s[/b]weep job     a hyperparameter search over trials of a command",
+                             Option("[b]s[/b]weep job     a hyperparameter search, its trials command jobs",
                                     id="sweep"), id="new-kind")
 
     def on_mount(self) -> None:
