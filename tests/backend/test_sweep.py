@@ -163,12 +163,14 @@ def test_bayesian_sampling_asks_optuna_and_tells_it_each_objective(sws, tmp_path
 # Four trials run one after the other (grid over `curve`, one at a time), each logging `acc`
 # at intervals 1, 2, 3, ... The stops below are worked out by hand in the comments.
 POLICIES = {
-    # slack_factor 0.2: stop when acc < best at that interval / 1.2; from interval 2 on.
+    # slack_factor 0.2: stop when a trial's best acc so far < the best trial's (so far) / 1.2;
+    # from interval 2 on.
     "bandit": ({"type": "bandit", "slack_factor": 0.2, "evaluation_interval": 1, "delay_evaluation": 2}, [
         [0.5, 0.6, 0.7, 0.8],    # 0: the only trial at first, then the best: runs to the end
         [0.3, 0.45, 0.5, 0.55],  # 1: interval 1 is not looked at (delay 2); at 2: best 0.6, limit 0.5 > 0.45: stop
         [0.2, 0.55, 0.65, 0.75],  # 2: limits 0.5, 0.583, 0.667: always within
-        [0.6, 0.7, 0.5, 0.52],   # 3: at 2 it is the best (0.7); at 3: best 0.7, limit 0.583 > 0.5: stop
+        [0.3, 0.52, 0.55, 0.56],  # 3: at 2: limit 0.5 <= 0.52; at 3: best 0.7, limit 0.583 > 0.55: stop
+        #                            (at 1, not looked at: 0.3 < 0.5 / 1.2 would have stopped it)
     ], {1: 2, 3: 3}, 0),
     # At intervals 2 and 4: stop when the trial's best so far is below the median of the other
     # trials' running averages.
@@ -301,11 +303,21 @@ def running_trials(ws, name: str, count: int):
         [t for t in trials_of(ws, name) if t.status == "Running"]) >= count else None, 90, f"{count} running trials")
 
 
-def test_cancelling_a_sweep_through_the_cli_cancels_its_trials(sws, cli):
+def test_a_sweep_through_the_cli_create_with_set_cancel_list_show(sws, cli, tmp_path):
     space = {"x": {"type": "uniform", "min_value": 0, "max_value": 1}}
-    sweep = submit(sws, sweep_doc(trial={"command": "sleep 120"}, search_space=space, sampling_algorithm="random",
-                                  limits={"max_total_trials": 6, "max_concurrent_trials": 2}))
+    jobfile = write(tmp_path / "sweep.yml", json.dumps(sweep_doc(
+        trial={"command": "sleep 120"}, search_space=space, sampling_algorithm="random",
+        limits={"max_total_trials": 6, "max_concurrent_trials": 1})))
+    r = cli("job", "create", "--file", str(jobfile), "--set", "limits.max_concurrent_trials=2", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    created = json.loads(r.stdout)  # the CLI process has exited: the sweep runs on, detached
+    assert created["type"] == "sweep" and created["limits"]["max_concurrent_trials"] == 2
+    sweep = sws.get_job(created["name"])
     running_trials(sws, sweep.name, 2)
+    from tui.workspace.base import AssetKind
+
+    compute = sws.get_asset(AssetKind.COMPUTE, "sweeps")
+    assert (compute.fields["running_jobs"], compute.fields["queued_jobs"]) == (2, 0)  # the trials, not the sweep
     r = cli("job", "cancel", "--name", sweep.name, "-o", "json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["status"] in ("CancelRequested", "Canceled")
@@ -359,7 +371,7 @@ def test_a_sweep_of_the_real_trainer_on_synthetic_data(ws, tmp_path):
     assert len(trials) == 2 and all(t.status == "Completed" for t in trials), logs
     metric = sweep.fields["objective"]["primary_metric"]
     finals = {t.name: ws.job_metrics(t.name)[metric][-1].value for t in trials}
-    best = max(finals, key=finals.get) if sweep.fields["objective"]["goal"] == "maximize" else min(finals, key=finals.get)
+    best = (max if sweep.fields["objective"]["goal"] == "maximize" else min)(finals, key=finals.get)
     assert sweep.fields["properties"]["best_child_run_id"] == best
     assert float(sweep.fields["properties"]["score"]) == pytest.approx(finals[best])
     # A sweep's outputs are its best trial's (as on Azure).

@@ -77,6 +77,12 @@ def test_bandit_with_slack_amount_when_minimizing():
     assert policy.decide(trials) == []  # every interval is looked at once
 
 
+def test_bandit_judges_a_trials_best_value_so_far_not_a_dip():
+    policy = sweep.Policy({"type": "bandit", "slack_factor": 0.2}, "maximize")
+    trials = {"a": sweep.TrialMetrics([0.65, 0.6]), "b": sweep.TrialMetrics([0.7, 0.3])}
+    assert policy.decide(trials) == []  # b dipped to 0.3 at 2, but its best (0.7) is the best
+
+
 def test_best_trial_follows_the_goal():
     assert sweep.best_trial({"a": 0.5, "b": 0.9, "c": 0.9}, "maximize") == ("b", 0.9)
     assert sweep.best_trial({"a": 0.5, "b": 0.9}, "minimize") == ("a", 0.5)
@@ -98,3 +104,16 @@ def test_a_sweep_plan_round_trips_and_a_command_runner_refuses_it(tmp_path):
     assert plan_kind(path) == "command"
     with pytest.raises(PlanError, match="not a sweep plan"):
         SweepPlan.read(path)
+
+
+def test_a_trials_runner_imports_neither_the_workspace_facade_nor_the_spec_package(tmp_path):
+    # Each trial pays its runner's start: a job with no conda file needs neither.
+    import subprocess
+    import sys
+
+    code = ("import sys; from pathlib import Path; import tui.workspace.local.runner; "
+            "from tui.workspace.local.environments import materialise; "
+            "materialise(Path(sys.argv[1]), {}, lambda text: None); "
+            "print(sorted(m for m in sys.modules if m in ('tui.workspace.local.workspace', 'tui.workspace.spec')))")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

@@ -57,7 +57,8 @@ _COMPUTE_WITH_JOBS = (
     "(SELECT c.*, coalesce(j.running, 0) AS running_jobs, coalesce(j.queued, 0) AS queued_jobs "
     f"FROM compute c LEFT JOIN (SELECT compute, sum({_in(jobstore.HOLDING)}) AS running, "
     f"sum({_in(jobstore.WAITING)}) AS queued FROM jobs "
-    f"WHERE {_in(jobstore.HOLDING + jobstore.WAITING)} GROUP BY compute) j ON j.compute = c.name)"
+    f"WHERE {_in(jobstore.HOLDING + jobstore.WAITING)} AND type != 'sweep' GROUP BY compute) j "
+    "ON j.compute = c.name)"  # a sweep takes no slot: its trials do
 )
 
 

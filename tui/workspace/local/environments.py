@@ -70,8 +70,6 @@ def materialise(root: Path, env: dict[str, Any], log: Callable[[str], None],
     """Return the python executable the job runs with; `log` receives the build log and
     `on_build` the pip (or conda) process while it runs (its own process group, so cancel
     can stop it). Raises EnvironmentBuildError naming what cannot be provided here."""
-    from .. import spec as specs
-
     label = f"{env.get('name')}:{env.get('version')}" if env.get("name") else "inline environment"
     here = f"this interpreter, {sys.executable} (Python {platform.python_version()})"
     if env.get("registry"):
@@ -90,6 +88,8 @@ def materialise(root: Path, env: dict[str, Any], log: Callable[[str], None],
     if not conda:
         log(f"environment {label}: no conda file; using {sys.executable}\n")
         return sys.executable
+    from .. import spec as specs  # not before: a job with no conda file (most trials) needs none of it
+
     pip, pkgs = specs.conda_pip_requirements(conda, label)
     # azureml-* packages (azureml-mlflow, ...) talk to a cloud workspace; locally MLflow
     # tracks to the workspace's own store, so they are neither needed nor installed.

@@ -18,6 +18,7 @@ from . import logtimes, tracking
 from .catalog import transaction
 from .detached import spawn_detached
 from .layout import LIFECYCLE_LOG, RUNNER_LOG, JobLayout
+from .plan import PlanError, plan_kind
 
 WAITING = ("NotStarted", "Queued")
 # Statuses that hold a slot of their compute.
@@ -175,10 +176,16 @@ def queue_reasons(conn: sqlite3.Connection, computes: set[str]) -> dict[str, str
 def spawn_runner(root: Path, name: str) -> int:
     """Start a detached runner: its own session, so it outlives the CLI or TUI that started it.
     Returns its pid."""
-    path = JobLayout.of(root, name).log(RUNNER_LOG)
+    layout = JobLayout.of(root, name)
+    path = layout.log(RUNNER_LOG)
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        kind = plan_kind(layout.run_json)
+    except PlanError:
+        kind = "command"  # the runner claims the job and records why its plan is unreadable
+    module = "sweep_runner" if kind == "sweep" else "runner"
     with open(path, "ab") as out:
-        return spawn_detached(["-m", "tui.workspace.local.runner", str(root), name], cwd=root, stdout=out).pid
+        return spawn_detached(["-m", f"tui.workspace.local.{module}", str(root), name], cwd=root, stdout=out).pid
 
 
 def claim_orphaned(row: sqlite3.Row, now: float) -> bool:
@@ -260,15 +267,20 @@ def reconcile(conn: sqlite3.Connection, root: Path, *, start_jobs: bool = True) 
         schedule(conn, root)
 
 
-def cancel(conn: sqlite3.Connection, root: Path, name: str, *, start_jobs: bool = True) -> None:
+def cancel(conn: sqlite3.Connection, root: Path, name: str, *, reason: str | None = None,
+           start_jobs: bool = True, reconcile_dead: bool = True) -> None:
     """Cancel a job: one that no runner has claimed ends at once; a running one gets
-    CancelRequested and its runner SIGTERM (the runner ends it). A runner found dead is
-    dealt with by `reconcile`."""
+    CancelRequested and its runner SIGTERM (the runner ends it). `reason` (a sweep stopping
+    its trial) goes in with the status, in `properties.stop_reason`. A runner found dead is
+    left to `reconcile` (at once, unless `reconcile_dead` is False: one is under way)."""
     with transaction(conn):
         row = conn.execute("SELECT status, runner_pid, runner_started FROM jobs WHERE name = ?",
                            (name,)).fetchone()
         if row is None or row["status"] in ("Completed", "Failed", "Canceled"):
             return
+        if reason:
+            conn.execute("UPDATE jobs SET spec = json_set(spec, '$.properties.stop_reason', ?) WHERE name = ?",
+                         (reason, name))
         # No runner has claimed it yet: the runner's claim fails once the job is Canceled.
         if row["status"] in WAITING or row["runner_pid"] is None:
             set_status(conn, root, name, "Canceled", end_time=time.time())
@@ -276,32 +288,15 @@ def cancel(conn: sqlite3.Connection, root: Path, name: str, *, start_jobs: bool 
         set_status(conn, root, name, "CancelRequested")
     if process_alive(row["runner_pid"], row["runner_started"]):
         os.kill(row["runner_pid"], signal.SIGTERM)
-    else:
+    elif reconcile_dead:
         reconcile(conn, root, start_jobs=start_jobs)
 
 
 def cancel_trials(conn: sqlite3.Connection, root: Path, sweep: str, why: str) -> list[str]:
-    """Cancel every trial of `sweep` that has not ended; returns their names."""
+    """Cancel every trial of `sweep` that has not ended, saying why; returns their names."""
     names = [r[0] for r in conn.execute(
         "SELECT name FROM jobs WHERE parent_job_name = ? AND status NOT IN ('Completed', 'Failed', 'Canceled')",
         (sweep,))]
     for name in names:
-        set_stop_reason(conn, name, why)
-        # Not `cancel`: a trial whose runner is dead too is left to the reconcile under way.
-        with transaction(conn):
-            row = conn.execute("SELECT status, runner_pid, runner_started FROM jobs WHERE name = ?",
-                               (name,)).fetchone()
-            if row["status"] in WAITING or row["runner_pid"] is None:
-                set_status(conn, root, name, "Canceled", end_time=time.time())
-                continue
-            set_status(conn, root, name, "CancelRequested")
-        if process_alive(row["runner_pid"], row["runner_started"]):
-            os.kill(row["runner_pid"], signal.SIGTERM)
+        cancel(conn, root, name, reason=why, reconcile_dead=False)
     return names
-
-
-def set_stop_reason(conn: sqlite3.Connection, name: str, reason: str) -> None:
-    """Why a sweep stopped this trial (`properties.stop_reason`, shown by `job show`)."""
-    with transaction(conn):
-        conn.execute("UPDATE jobs SET spec = json_set(spec, '$.properties.stop_reason', ?) WHERE name = ? "
-                     "AND status NOT IN ('Completed', 'Failed', 'Canceled')", (reason, name))

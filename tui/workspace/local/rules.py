@@ -1,8 +1,8 @@
 """What the local workspace cannot run or register, refused once a document has az ml's shape.
 
 `spec` accepts every job, input, data and compute type az ml does; an Azure backend runs them.
-This machine runs command jobs (and sweeps of them) on local files, so the rest is refused here, before anything is
-written, with exit code 2, naming the field and why. What needs the catalog (does that compute
+This machine runs command jobs (and sweeps of them) on local files, so the rest is refused
+here, before anything is written, with exit code 2, naming the field and why. What needs the catalog (does that compute
 or data asset exist?) is the workspace's to check, and so, for now, are the distribution type,
 the number of processes and registered code assets.
 """

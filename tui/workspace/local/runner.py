@@ -23,7 +23,7 @@ from ..redact import mask_env, redact, secret_values
 from .environments import EnvironmentBuildError, materialise
 from .layout import BUILD_LOG, JobLayout
 from .logtimes import LogClock
-from .plan import PlanError, RunPlan, plan_kind
+from .plan import PlanError, RunPlan
 
 CANCEL_GRACE_S = float(os.environ.get("AML_TUI_CANCEL_GRACE", "10"))
 LOG_TAIL_LINES = 30
@@ -310,14 +310,6 @@ def _free_port() -> int:
 
 def main(argv: list[str]) -> int:
     root, name = Path(argv[0]), argv[1]
-    try:
-        kind = plan_kind(JobLayout.of(root, name).run_json)
-    except PlanError:
-        kind = "command"  # the runner claims the job and records why its plan is unreadable
-    if kind == "sweep":
-        from .sweep_runner import SweepRunner
-
-        return SweepRunner(root, name).run()
     return Runner(root, name).run()
 
 

@@ -10,8 +10,10 @@ only by the sweep runner of a bayesian sweep).
 Early termination counts intervals as Azure does: each value of the primary metric a trial
 logs is one interval (its metric history ordered by step, then time). A policy is applied to
 a trial when it reports interval k with k >= delay_evaluation and k a multiple of
-evaluation_interval (0 counts as 1), comparing its value with the other trials' values at
-the same interval, as far as they have got.
+evaluation_interval (0 counts as 1), comparing it with the other trials at the same interval,
+as far as they have got: bandit, the trial's best value so far against the best trial's;
+median stopping, the trial's best so far against the median of the other trials' running
+averages; truncation selection, the values at that interval.
 """
 
 from __future__ import annotations
@@ -197,10 +199,15 @@ class Policy:
                     break
         return stops
 
+    def _best_so_far(self, history: list[float], k: int) -> float:
+        return max(history[:k]) if self.goal == "maximize" else min(history[:k])
+
     def _bandit(self, name: str, trial: TrialMetrics, trials: Mapping[str, TrialMetrics], k: int) -> str | None:
-        at_k = [t.history[k - 1] for t in trials.values() if len(t.history) >= k]
+        # Azure's wording: a trial "whose best metric at interval k" is outside the slack of
+        # the best trial's at interval k is ended.
+        at_k = [self._best_so_far(t.history, k) for t in trials.values() if len(t.history) >= k]
         best = max(at_k) if self.goal == "maximize" else min(at_k)
-        value = trial.history[k - 1]
+        value = self._best_so_far(trial.history, k)
         sign = 1 if self.goal == "maximize" else -1
         if self.policy.get("slack_factor"):
             factor = self.policy["slack_factor"]
@@ -210,7 +217,7 @@ class Policy:
             limit = best - sign * self.policy["slack_amount"]
             slack = f"slack_amount {self.policy['slack_amount']:g}"
         if _better(self.goal, limit, value):
-            return f"{value:g} is outside the {slack} of the best trial's {best:g} (limit {limit:g})"
+            return f"its best {value:g} is outside the {slack} of the best trial's {best:g} (limit {limit:g})"
         return None
 
     def _median_stopping(self, name: str, trial: TrialMetrics, trials: Mapping[str, TrialMetrics],
@@ -219,7 +226,7 @@ class Policy:
         if not averages:
             return None
         median = statistics.median(averages)
-        best = max(trial.history[:k]) if self.goal == "maximize" else min(trial.history[:k])
+        best = self._best_so_far(trial.history, k)
         if _better(self.goal, median, best):
             return (f"its best value {best:g} is worse than the median {median:g} of the other trials' "
                     f"running averages")

@@ -1,5 +1,5 @@
-"""The detached process that runs one sweep: `python -m tui.workspace.local.runner ROOT NAME`
-starts it when the job's plan is a `SweepPlan` (runner.main).
+"""The detached process that runs one sweep: `python -m tui.workspace.local.sweep_runner ROOT
+NAME`, which `jobstore.spawn_runner` starts for a job whose plan is a `SweepPlan`.
 
 It is a job runner (claimed, found dead, cancelled by SIGTERM as any runner is: runner.py,
 jobstore.py) whose work is other jobs: it samples parameters (sweep.py), submits each sample
@@ -17,6 +17,7 @@ import math
 import os
 import signal
 import sqlite3
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,8 +112,7 @@ class SweepRunner(Runner):
                 if stopping is None and policy:
                     for name, reason in policy.decide({n: t.metrics for n, t in trials.items()}):
                         self.say(f"stopping trial {name}: {reason}")
-                        jobstore.set_stop_reason(self.conn, name, reason)
-                        jobstore.cancel(self.conn, self.root, name)
+                        jobstore.cancel(self.conn, self.root, name, reason=reason)
                 if stopping is None:
                     active = sum(not t.ended for t in trials.values())
                     submitted = False
@@ -295,3 +295,11 @@ def _reap() -> None:
             return
         if pid == 0:
             return
+
+
+def main(argv: list[str]) -> int:
+    return SweepRunner(Path(argv[0]), argv[1]).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -126,8 +126,9 @@ def _early_termination(raw: Any, source: str) -> dict[str, Any]:
             policy[key] = _int(policy[key], source=source, field=f"early_termination.{key}", minimum=0)
     if kind == "bandit":
         for key in ("slack_factor", "slack_amount"):
-            if policy.get(key) is not None and _number(policy[key], source=source, field=f"early_termination.{key}") < 0:
-                raise _fail(source, f"early_termination.{key}", f"expected a number > 0, got {policy[key]}")
+            where = f"early_termination.{key}"
+            if policy.get(key) is not None and _number(policy[key], source=source, field=where) < 0:
+                raise _fail(source, where, f"expected a number > 0, got {policy[key]}")
         # azure-ai-ml writes the one not chosen as 0 (its default), so 0 is "not given".
         given = [k for k in ("slack_factor", "slack_amount") if policy.get(k)]
         if len(given) == 2:
