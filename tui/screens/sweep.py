@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from rich.table import Table
+from rich.console import Group
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -171,7 +171,7 @@ def _describe(mapping: Any, skip: tuple[str, ...] = ("type",)) -> str:
     return f"{head} ({rest})" if head and rest else head or rest
 
 
-def sweep_header(sweep: Job, rows: Sequence[TrialRow]) -> Table:
+def sweep_header(sweep: Job, rows: Sequence[TrialRow]) -> Group:
     """Objective, sampling, limits, early termination; status, trial counts, best trial."""
     objective = sweep.get("objective") or {}
     goal = objective.get("goal", "")
@@ -196,7 +196,7 @@ def sweep_header(sweep: Job, rows: Sequence[TrialRow]) -> Table:
         if score_text:
             best_text.append(f"  {objective.get('primary_metric', '')} {score_text}")
     status = _status_text(sweep.status)
-    counts_text = Text(f"{total} trial(s): ")
+    counts_text = Text(f"{total}: " if counts else str(total))
     for i, (name, count) in enumerate(sorted(counts.items())):
         counts_text.append(", " if i else "")
         counts_text.append(f"{count} {name}", style=_RICH_STATUS.get(STATUS_STYLES.get(name, ""), ""))
@@ -204,15 +204,23 @@ def sweep_header(sweep: Job, rows: Sequence[TrialRow]) -> Table:
                    ("timeout", "timeout"), ("trial_timeout", "trial timeout"))
     limits_text = ", ".join(f"{label} {limits[key]}{'s' if 'timeout' in key else ''}"
                             for key, label in limit_names if limits.get(key) is not None)
-    table = Table.grid(padding=(0, 2))
-    for _ in range(4):
-        table.add_column(no_wrap=True)
-    table.columns[0].style = table.columns[2].style = "bold"
-    table.add_row("objective", f"{goal} {objective.get('primary_metric', '')}", "status", status)
-    table.add_row("sampling", _describe(sweep.get("sampling_algorithm")), "trials", counts_text)
-    table.add_row("limits", limits_text, "best", best_text)
-    table.add_row("early termination", _describe(sweep.get("early_termination")) or "none", "", "")
-    return table
+
+    def line(*parts: tuple[str, Text | str]) -> Text:
+        # One line each, cut at the screen's edge: the first line says what matters most.
+        text = Text(no_wrap=True, overflow="ellipsis")
+        for i, (label, value) in enumerate(parts):
+            text.append("   " if i else "")
+            text.append(f"{label} ", style="bold")
+            text.append(value if isinstance(value, Text) else Text(value))
+        return text
+
+    return Group(
+        line(("status", status), ("trials", counts_text), ("best", best_text or Text("none yet", style="dim"))),
+        line(("objective", f"{goal} {objective.get('primary_metric', '')}"),
+             ("sampling", _describe(sweep.get("sampling_algorithm")))),
+        line(("limits", limits_text)),
+        line(("early termination", _describe(sweep.get("early_termination")) or "none")),
+    )
 
 
 # ---------------------------------------------------------------------------- the screen
@@ -227,7 +235,7 @@ class SweepScreen(ReportsWorkerErrors, Screen):
     SweepScreen #sweep-title { height: 1; background: $primary; color: $text; }
     SweepScreen #sweep-header { height: auto; padding: 0 1; border-bottom: hkey $panel-lighten-2; }
     SweepScreen #sweep-trials { height: 1fr; }
-    SweepScreen #sweep-chart { height: 14; border-top: hkey $panel-lighten-2; }
+    SweepScreen #sweep-chart { height: 40%; min-height: 8; max-height: 16; border-top: hkey $panel-lighten-2; }
     """
 
     BINDINGS = [

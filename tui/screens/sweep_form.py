@@ -1,9 +1,10 @@
 """Submit a sweep job: a form over az ml's sweep shape, with a YAML preview.
 
 The form starts from `sweep.yml` beside the job template (the trainer's `job.yml` has its
-`sweep.yml`), else from the job template itself (its command job becomes the trial). It edits the trial
-(command, code, environment, compute, the inputs every trial shares), each search-space parameter (name, distribution and
-its bounds; rows are added and removed), sampling, objective, limits and early termination.
+`sweep.yml`), else from the job template itself (its command job becomes the trial). It edits
+the trial (command, code, environment, compute, the inputs every trial shares), each
+search-space parameter (name, distribution and its bounds; rows are added and removed),
+sampling, objective, limits and early termination.
 The preview is rebuilt from the form on every keystroke; the document is validated
 (debounced, in a worker) by `Workspace.validate_job`, the validator the CLI uses, and its
 error is shown in the section of the field it names, that field marked. `ctrl+s` submits
