@@ -31,14 +31,9 @@ async def open_form(pilot, app) -> SweepFormScreen:
 
 
 async def checked(pilot, screen: SweepFormScreen) -> None:
-    """Until the validation of the form as it is now has come back."""
-    count = screen.checks
-    await wait_for(pilot, lambda: screen.checks > count, what="a validation")
-    await pilot.pause(0.4)  # a later edit's check, debounced
-    count = screen.checks
-    await pilot.pause(0.4)
-    if screen.checks > count:
-        await checked(pilot, screen)
+    """Until the form's error (or none) is about the document the form holds now."""
+    await pilot.pause()
+    await wait_for(pilot, lambda: screen.checked_document == screen.form_document(), what="the form's validation")
 
 
 def error_text(screen, selector: str) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 from rich.syntax import Syntax
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -70,7 +70,7 @@ NEW_SWEEP: dict[str, Any] = {
     "limits": {"max_total_trials": 4, "max_concurrent_trials": 2},
 }
 INLINE = "__inline__"  # Select value for an inline (mapping) environment kept from the template
-SECTIONS = ("trial", "search_space", "sampling", "objective", "limits", "early", "general")
+NARROW = 110  # columns under which the preview narrows and the labels shorten
 
 
 # ---------------------------------------------------------------------------- the document
@@ -207,8 +207,8 @@ class ParamRow(Vertical):
     ParamRow { height: auto; border-left: blank; }
     ParamRow:focus-within { border-left: outer $accent; }
     ParamRow > .p-line { height: auto; }
-    ParamRow .p-name { width: 16; margin-right: 1; }
-    ParamRow Select { width: 16; margin-right: 1; }
+    ParamRow .p-name { width: 14; margin-right: 1; }
+    ParamRow Select { width: 15; margin-right: 1; }
     ParamRow .p-bound { width: 1fr; min-width: 8; margin-right: 1; }
     ParamRow .p-values { width: 3fr; }
     ParamRow Button { min-width: 3; width: 3; }
@@ -295,6 +295,8 @@ class SweepFormScreen(ReportsWorkerErrors, Screen[str | None]):
     SweepFormScreen #sf-command { width: 1fr; height: 4; }
     SweepFormScreen #sf-error-general { height: auto; padding: 0 1; }
     SweepFormScreen .-invalid-field { background: $error 30%; }
+    SweepFormScreen.-narrow #sf-preview-box { width: 1fr; }
+    SweepFormScreen.-narrow .field-label { width: 16; }
     """
 
     BINDINGS = [
@@ -331,7 +333,8 @@ class SweepFormScreen(ReportsWorkerErrors, Screen[str | None]):
         self._timer: Timer | None = None
         self._busy = False
         self.last_error: Exception | None = None
-        self.checks = 0  # validations answered (tests wait on it)
+        self.checks = 0  # validations answered
+        self.checked_document: dict[str, Any] | None = None  # what `last_error` is about
 
     def compose(self) -> ComposeResult:
         yield Static(" [b]New sweep job[/b]   [dim]ctrl+s submits · ctrl+n adds a parameter · esc cancels[/dim]",
@@ -344,6 +347,10 @@ class SweepFormScreen(ReportsWorkerErrors, Screen[str | None]):
 
     def on_mount(self) -> None:
         self.load()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # Under ~110 columns the fields need the width more than the preview does.
+        self.set_class(event.size.width < NARROW, "-narrow")
 
     # ------------------------------------------------------------------ workers
 
@@ -588,13 +595,13 @@ class SweepFormScreen(ReportsWorkerErrors, Screen[str | None]):
     def _apply_inputs(self, doc: dict[str, Any]) -> dict[str, Any]:
         """The inputs' texts put in as `--set inputs.NAME=...` would: a literal keeps its type
         (`epochs: 3` refuses `ten`, naming inputs.epochs); a data input takes the text as its path.
-        A refused text leaves the template's value and is kept in `input_error`."""
+        A refused text is kept in `input_error`, and never submitted."""
         from tui.workspace.spec import apply_overrides
 
         self.input_error = None
-        inputs = doc.get("inputs") if isinstance(doc.get("inputs"), Mapping) else {}
         for name in self.inputs:
             text = self._value(f"sf-input-{name}")
+            inputs = doc.get("inputs") if isinstance(doc.get("inputs"), dict) else {}
             raw = inputs.get(name)
             if isinstance(raw, dict) and "path" in raw:
                 raw["path"] = text
@@ -603,6 +610,7 @@ class SweepFormScreen(ReportsWorkerErrors, Screen[str | None]):
                 doc = apply_overrides(doc, [f"inputs.{name}={text}"], self.source)
             except InvalidSpecError as exc:
                 self.input_error = self.input_error or exc
+                doc["inputs"] = {**inputs, name: text}  # the preview shows what was typed
         return doc
 
     input_error: InvalidSpecError | None = None
@@ -664,7 +672,7 @@ class SweepFormScreen(ReportsWorkerErrors, Screen[str | None]):
 
     def on_sweep_form_screen_checked(self, message: Checked) -> None:
         self.checks += 1
-        self.last_error = message.error
+        self.last_error, self.checked_document = message.error, message.document
         for error in self.query(".field-error").results(Static):
             error.update("")
             error.display = False
