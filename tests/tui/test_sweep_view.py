@@ -250,3 +250,15 @@ def test_a_trial_as_a_command_job_has_its_parameters_in_the_command():
     assert doc["command"] == "python t.py --lr 0.001 --opt sgd --e ${{inputs.e}}"
     assert doc["tags"] == {"team": "a"} and doc["display_name"] == "s_3 (clone)"
     assert not {"parent_job_name", "properties", "status", "name"} & set(doc)
+
+
+async def test_read_only_the_view_offers_no_clone(sweep_ws, finished):
+    app = make_app(sweep_ws, job_template=JOB_TEMPLATE, read_only=True)
+    async with app.run_test(size=(160, 48)) as pilot:
+        screen = await open_view(pilot, app, finished.name, key="v")
+        shown = {b.binding.key for b in screen.active_bindings.values() if b.enabled}
+        assert {"l", "d", "p"} <= shown and "C" not in shown
+        await pilot.press("C")
+        assert app.screen is screen  # no form
+        await pilot.press("l")
+        assert isinstance(app.screen, LogScreen)  # reading still works
