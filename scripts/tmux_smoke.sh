@@ -122,7 +122,7 @@ keys Escape
 keys "?"
 wait_for "aml-tui keys"
 keys Escape
-keys n
+keys n; keys Enter  # n asks: command job (enter) or sweep
 wait_for "New command job"
 keys Escape
 wait_for "Jobs 1 of 1"
@@ -130,7 +130,7 @@ wait_for "Jobs 1 of 1"
 # Submit while a filter hides the new job: the filter gives way and the new job is selected.
 keys /; keys C-u; keys "smoke-tests"; keys Enter
 wait_for "filter: smoke-tests"
-keys n
+keys n; keys Enter
 wait_for "New command job"
 wait_for "valid" 10
 keys C-s

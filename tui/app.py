@@ -61,6 +61,8 @@ class AmlCommands(Provider):
         yield "Refresh", lambda: app.main_screen.action_refresh(), "Reload the current view (r)"
         if app.can_submit:
             yield "New job", lambda: app.open_submit(None), "Submit a command job (n)"
+        if app.can_submit_sweep:
+            yield "New sweep", app.open_sweep_form, "Submit a sweep job: a hyperparameter search (N)"
         # The current kind's actions on the selected row, as its keys allow them.
         main = app.main_screen
         for action in main.current_spec().actions:
@@ -151,11 +153,14 @@ class AmlTuiApp(App[int]):
         from tui.screens.modals import ConfirmScreen, HelpScreen, PromptScreen, TextScreen
         from tui.screens.signin import SignInScreen
         from tui.screens.submit import SubmitScreen
+        from tui.screens.sweep import SweepScreen
+        from tui.screens.sweep_form import NewJobChooser, SweepFormScreen
         from tui.widgets.asset_table import AssetTable
         from tui.widgets.log_view import LogView
 
         for cls in (AmlTuiApp, MainScreen, DetailScreen, LogScreen, SubmitScreen, AssetTable, LogView,
-                    ConfirmScreen, HelpScreen, PromptScreen, TextScreen, SortPicker, SignInScreen):
+                    ConfirmScreen, HelpScreen, PromptScreen, TextScreen, SortPicker, SignInScreen, SweepScreen,
+                    SweepFormScreen, NewJobChooser):
             yield from Binding.make_bindings(cls.BINDINGS)
 
     # ------------------------------------------------------------------ screens
@@ -206,6 +211,42 @@ class AmlTuiApp(App[int]):
     @property
     def can_submit(self) -> bool:
         return not self.read_only and self.workspace.capabilities.submit
+
+    @property
+    def can_submit_sweep(self) -> bool:
+        return self.can_submit and self.workspace.capabilities.sweeps
+
+    def new_job(self) -> None:
+        """`n`: a command job, or, where sweeps can be submitted, first the choice of one."""
+        if not self.can_submit_sweep:
+            self.open_submit(None)
+            return
+        from tui.screens.sweep_form import NewJobChooser
+
+        def chosen(kind: str | None) -> None:
+            if kind == "sweep":
+                self.open_sweep_form()
+            elif kind == "command":
+                self.open_submit(None)
+
+        self.push_screen(NewJobChooser(), chosen)
+
+    def open_sweep_form(self) -> None:
+        if not self.check_writable("submit"):
+            return
+        if not self.workspace.capabilities.sweeps:
+            self.notify("This workspace backend does not run sweeps.", severity="warning", markup=False)
+            return
+        from tui.screens.sweep_form import SweepFormScreen
+
+        while len(self.screen_stack) > 1:  # as a job's submit: it ends on the jobs table, the sweep selected
+            self.pop_screen()
+        self.push_screen(SweepFormScreen(), self.main_screen.job_submitted)
+
+    def open_sweep(self, job: Asset) -> None:
+        from tui.screens.sweep import SweepScreen
+
+        self.push_screen(SweepScreen(job if isinstance(job, Job) else job.name))
 
     def open_logs(self, job_name: str) -> None:
         from tui.screens.logs import LogScreen

@@ -172,6 +172,7 @@ def job_detail(data: DetailData, now: float | None = None) -> RenderableType:
         ("created", format_time(job.created_at or None)), ("started", format_time(job.start_time)),
         ("ended", format_time(job.end_time)), ("duration", format_duration(job.duration(now))),
         ("command", job.get("command")), ("error", error),
+        ("stop reason", job.get("properties.stop_reason")),  # a sweep's policy stopped this trial
     ])]
     if log_tail:
         # Why it failed is usually in the last lines the command printed.
@@ -258,6 +259,8 @@ JOB_ACTIONS: tuple[KindAction, ...] = (
                enabled=lambda caps, a, ro: caps.cancel and not ro and _is_job(a)),
     KindAction("C", "jobs.clone", "Clone job", lambda app, job: app.clone_job(job),
                enabled=lambda caps, a, ro: caps.submit and not ro and _is_job(a), key_display="C"),
+    KindAction("v", "jobs.sweep_view", "Sweep view", lambda app, job: app.open_sweep(job),
+               enabled=lambda caps, a, ro: a is None or getattr(a, "type", None) == "sweep", show=False),
     KindAction("e,space", "jobs.expand", "Expand trials", lambda app, job: app.main_screen.toggle_trials(job),
                enabled=lambda caps, a, ro: a is None or getattr(a, "type", None) == "sweep", show=False),
 )

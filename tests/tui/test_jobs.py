@@ -121,7 +121,7 @@ async def test_log_search_and_save_cover_the_whole_file(ws, app_factory, tmp_pat
 async def test_submit_form_prefilled_validates_inline_and_selects_the_new_job(ws, app_factory):
     app = app_factory()
     async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.press("n")
+        await pilot.press("n", "enter")  # the chooser: a command job
         assert isinstance(app.screen, SubmitScreen)
         screen = app.screen
         await wait_for(pilot, lambda: bool(screen.query("#field-inputs-epochs")), what="form")
@@ -157,7 +157,7 @@ async def test_submit_form_prefilled_validates_inline_and_selects_the_new_job(ws
 async def test_submit_from_yaml_file_with_overrides(ws, app_factory):
     app = app_factory()
     async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.press("n")
+        await pilot.press("n", "enter")
         screen = app.screen
         screen.query_one("#submit-tabs").active = "tab-file"
         await pilot.pause()

@@ -22,7 +22,7 @@ async def main():
     ws = LocalWorkspace(sys.argv[1])
     app = make_app(ws, job_template=Path(sys.argv[2]))
     async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.press("n")
+        await pilot.press("n", "enter")
         screen = app.screen
         while "valid" not in str(screen.query_one("#error-general").content):
             await pilot.pause(0.05)

@@ -156,7 +156,7 @@ async def test_the_focused_field_of_the_form_is_plainly_visible(ws, app_factory,
 
     app = app_factory()
     async with app.run_test(size=size) as pilot:
-        await pilot.press("n")
+        await pilot.press("n", "enter")
         screen = app.screen
         assert isinstance(screen, SubmitScreen)
         await wait_for(pilot, lambda: bool(screen.query("#field-code")), what="the form")

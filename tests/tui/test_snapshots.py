@@ -94,7 +94,7 @@ def test_submit_form(snap_ws, snap_compare):
         general = app.screen.query("#error-general")
         return bool(general) and "valid" in text_of(general.first())
 
-    assert snap_compare(app_for(snap_ws), terminal_size=SIZE, run_before=settle("n", until=valid, blur=True))
+    assert snap_compare(app_for(snap_ws), terminal_size=SIZE, run_before=settle("n", "enter", until=valid, blur=True))
 
 
 def test_log_screen_of_a_finished_job(snap_ws, snap_compare):

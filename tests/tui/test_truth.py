@@ -22,7 +22,7 @@ async def test_submit_while_filtered_shows_and_selects_the_new_job(ws, app_facto
         await pilot.press("slash", *"old-one", "enter")
         await wait_for_workers(pilot)  # sorting and filtering ask the source, in a worker
         assert [r.key for r in main_table(app).rows] == [old]
-        await pilot.press("n")
+        await pilot.press("n", "enter")
         screen = app.screen
         assert isinstance(screen, SubmitScreen)
         await wait_for(pilot, lambda: "valid" in text_of(screen.query_one("#error-general")))
@@ -78,7 +78,7 @@ async def test_the_yaml_popup_has_a_footer(ws, app_factory):
 async def test_the_form_refuses_a_value_of_the_wrong_type_like_set(ws, app_factory):
     app = app_factory()
     async with app.run_test(size=(160, 48)) as pilot:
-        await pilot.press("n")
+        await pilot.press("n", "enter")
         screen = app.screen
         assert isinstance(screen, SubmitScreen)
         await wait_for(pilot, lambda: bool(screen.query("#field-inputs-epochs")), what="form")

@@ -172,6 +172,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         Binding("y", "yaml", "YAML", id="main.yaml"),
         Binding("o", "sort_picker", "Sort", id="main.sort"),
         Binding("n", "new_job", "New job", id="main.new_job"),
+        Binding("N", "new_sweep", "New sweep", show=False, id="main.new_sweep"),
         *kind_action_bindings(),
         Binding("d", "toggle_detail", "Detail pane", show=False, id="main.detail_pane"),
         Binding("escape", "back", "Back / clear filter", show=False, id="main.back"),
@@ -467,6 +468,9 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
     def on_asset_table_selected(self, message: AssetTable.Selected) -> None:
         from tui.screens.detail import DetailScreen
 
+        if message.row.depth == 0 and getattr(message.row.asset, "type", None) == "sweep":
+            self.app.open_sweep(message.row.asset)  # a sweep's details are its trials
+            return
         self.app.push_screen(DetailScreen(self.spec, message.row.asset))
 
     def on_option_list_option_selected(self, message: OptionList.OptionSelected) -> None:
@@ -637,6 +641,8 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "new_job":
             return self.app.can_submit
+        if action == "new_sweep":
+            return self.app.can_submit_sweep
         return super().check_action(action, parameters)
 
     def action_yaml(self) -> None:
@@ -647,7 +653,10 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
             show_yaml(self.app, row.asset)
 
     def action_new_job(self) -> None:
-        self.app.open_submit(None)
+        self.app.new_job()
+
+    def action_new_sweep(self) -> None:
+        self.app.open_sweep_form()
 
     def job_submitted(self, name: str | None) -> None:
         """After a submit: show jobs with the new one selected, ready for `l`."""
