@@ -7,6 +7,8 @@ the empty chrome, rows arrive with the source's first page (the table is a windo
 
 from __future__ import annotations
 
+import time
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -232,6 +234,8 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         self._detail_timer: Timer | None = None
         self._select_after_load: str | None = None
         self._banner = False
+        self._cache_banner = False  # the banner says a cached list could not refresh
+        self._shown_as_of: str | None = None
         self._counts: dict[AssetKind, int] = {}
         self._history: dict[str, list[str]] = {"command": [], "filter": []}
         self._sorts: dict[AssetKind, tuple[int | None, bool]] = {}  # each kind's sort, kept across kinds
@@ -521,7 +525,32 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
             if table.filter_error:
                 title.append(f" ({table.filter_error})", style="italic")
         title.append(f"  ·  sort: {table.sort_description()}")
+        as_of = self._as_of()
+        if as_of:
+            title.append(f"  ·  as of {as_of}", style="italic")
         self.query_one("#table-title", Static).update(title)
+
+    def _as_of(self) -> str | None:
+        """When a cached list (Azure) was fetched, as HH:MM; None for a source that reads live."""
+        as_of = getattr(source_for(self.app.workspace), "as_of", None)
+        when = as_of(self.kind) if as_of is not None else None
+        return time.strftime("%H:%M", time.localtime(when)) if when else None
+
+    def _watch_cache(self) -> None:
+        """A cached source (Azure) that cannot refresh keeps serving its rows: say so, and why."""
+        source = source_for(self.app.workspace)
+        if not hasattr(source, "as_of"):
+            return
+        error = getattr(source, "last_error", None)
+        if error and not self._banner:
+            self.show_banner(f"Showing the list as of {self._as_of() or 'an earlier run'}: {error}")
+            self._cache_banner = True
+        elif not error and self._cache_banner:
+            self._cache_banner = False
+            self.hide_banner()
+        if self._as_of() != self._shown_as_of:
+            self._shown_as_of = self._as_of()
+            self._update_title()
 
     def show_banner(self, text: str) -> None:
         banner = self.query_one("#banner", Static)
@@ -538,6 +567,7 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
         """Every tick: repaint live durations, ask what moved (see the comment at the top)."""
         table = self.table
         table.refresh_live()
+        self._watch_cache()
         if self._banner or self._polling:
             return
         active = [r for _, r in table.window.loaded() if isinstance(r.asset, Job) and r.asset.status in ACTIVE_STATUSES]
@@ -626,6 +656,9 @@ class MainScreen(ReportsWorkerErrors, KindActions, Screen):
     # ------------------------------------------------------------------ actions
 
     def action_refresh(self) -> None:
+        refresh = getattr(source_for(self.app.workspace), "refresh", None)
+        if refresh is not None:
+            refresh(self.kind)  # a cache: fetch now, not when its schedule says
         self.load_info()
         self.load_counts()
         self._reload()
