@@ -188,7 +188,8 @@ COLUMNS: dict[AssetKind, tuple[Column, ...]] = {
         field_column("PATH", "path", min_width=12, drop_rank=3),
         field_column("DESCRIPTION", "description", min_width=12, drop_rank=1), AGE),
     AssetKind.COMPUTE: (NAME, field_column("TYPE", "type", max_width=16, drop_rank=2),
-        field_column("STATE", "provisioning_state", max_width=12),
+        # An instance's own state (Running, Stopped) says more than its provisioning (Succeeded).
+        Column("STATE", lambda a, now: a.get("state") or a.get("provisioning_state"), max_width=12),
         Column("CAPACITY", lambda a, now: a.get("max_concurrency", a.get("max_instances")), max_width=10),
         # Jobs holding a slot, and jobs waiting for one (a backend that does not count: blank).
         field_column("RUNNING", "running_jobs", max_width=8), field_column("QUEUED", "queued_jobs", max_width=8),

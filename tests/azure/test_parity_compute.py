@@ -53,6 +53,9 @@ async def test_a_key_asks_then_the_instance_moves(fake, azure_ws, start_state, k
         fake.tick()
         await pilot.press("r")
         await wait_for(pilot, lambda: instance_state(app, "ci-ada") == settled, what=settled)
+        # The STATE column shows the instance's state, not its provisioning ("Succeeded").
+        row = next(r for r in table(app).rows if r.key == "ci-ada")
+        assert row.cells[[c.title for c in table(app).columns].index("STATE")] == settled
 
 
 async def test_no_action_that_the_state_or_the_kind_rules_out(fake, azure_ws):
