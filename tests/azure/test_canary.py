@@ -136,6 +136,7 @@ async def test_every_screen_of_every_kind(planted, tmp_path, monkeypatch, captur
     from tui.screens.detail import DetailScreen
     from tui.screens.logs import LogScreen
     from tui.screens.modals import TextScreen
+    from tui.screens.sweep import SweepScreen
     from tui.workspace.azure import AzureWorkspace
 
     monkeypatch.chdir(tmp_path)
@@ -156,6 +157,13 @@ async def test_every_screen_of_every_kind(planted, tmp_path, monkeypatch, captur
                 await wait_for_workers(pilot)
                 capture(f"{kind.value} list, {key}")
                 await pilot.press("enter")
+                sweep_view = None
+                if isinstance(app.screen, SweepScreen):  # enter on a sweep opens its view; `i` its details
+                    sweep_view = app.screen
+                    await wait_for(pilot, lambda: sweep_view.sweep is not None, what=f"{key} sweep view")
+                    await wait_for_workers(pilot)
+                    capture(f"{kind.value} sweep view {key}")
+                    await pilot.press("i")
                 await wait_for(pilot, lambda: isinstance(app.screen, DetailScreen) and app.screen.data is not None,
                                what=f"{key} details")
                 await wait_for_workers(pilot)
@@ -164,6 +172,8 @@ async def test_every_screen_of_every_kind(planted, tmp_path, monkeypatch, captur
                 assert isinstance(app.screen, TextScreen)
                 capture(f"{kind.value} YAML {key}")
                 await pilot.press("escape", "escape")
+                if sweep_view is not None:
+                    await pilot.press("escape")
             await pilot.press("s")  # a sort the app saves in the config file
         await show(pilot, AssetKind.JOBS)
         assert table(app).move_to_key("train")
