@@ -22,6 +22,8 @@ from tui.workspace import spec
 # MLFLOW_RUN_ID), without paying MLflow's 2 s import per trial.
 CURVE_TRIAL = """
 import os, sqlite3, sys, time
+
+pytestmark = pytest.mark.local_only("the local sweep runner (tests/backend/test_sweep_azure.py runs sweeps on the Azure fake)")
 CURVES = {curves!r}
 curve = CURVES[int(sys.argv[1])]
 db = os.environ["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///")

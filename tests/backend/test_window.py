@@ -21,6 +21,8 @@ from tui.workspace.local.catalog import MIGRATIONS, SCHEMA_VERSION, transaction
 from tui.workspace.local.window import SqlSource
 from tui.workspace.source import ListQuery, MemorySource
 
+pytestmark = pytest.mark.local_only("the local catalog's SQL source (tests/azure/test_cache.py tests the Azure one)")
+
 BASE = 1_700_000_000.0
 KINDS = (AssetKind.JOBS, AssetKind.DATA, AssetKind.ENVIRONMENTS, AssetKind.COMPUTE, AssetKind.MODELS,
          AssetKind.ENDPOINTS)
