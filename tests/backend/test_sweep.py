@@ -16,6 +16,8 @@ import pytest
 from tests.conftest import REPO, write
 from tui.workspace import spec
 
+pytestmark = pytest.mark.local_only("the local sweep runner (tests/backend/test_sweep_azure.py runs sweeps on the Azure fake)")
+
 # A trial that logs a known curve of `acc` (one value per step) into its MLflow run, then
 # holds on, so that a policy has time to stop it. It writes the rows MLflow's log_metric
 # writes, through the store and run the runner hands every job (MLFLOW_TRACKING_URI,
@@ -23,7 +25,6 @@ from tui.workspace import spec
 CURVE_TRIAL = """
 import os, sqlite3, sys, time
 
-pytestmark = pytest.mark.local_only("the local sweep runner (tests/backend/test_sweep_azure.py runs sweeps on the Azure fake)")
 CURVES = {curves!r}
 curve = CURVES[int(sys.argv[1])]
 db = os.environ["MLFLOW_TRACKING_URI"].removeprefix("sqlite:///")

@@ -61,7 +61,7 @@ _CELLS: dict[AssetKind, dict[str, str | tuple[str, str]]] = {
                      "AGE": _AGE},
     AssetKind.ENVIRONMENTS: {**_NAME_VERSION, "IMAGE": "image",
                              "CONDA": ("conda_value(conda_file)", "conda_cell(conda_file)"), "AGE": _AGE},
-    AssetKind.COMPUTE: {"NAME": "name", "TYPE": "type", "STATE": "'Succeeded'", "CAPACITY": "max_concurrency",
+    AssetKind.COMPUTE: {"NAME": "name", "TYPE": "type", "STATE": "'Running'", "CAPACITY": "max_concurrency",
                         "RUNNING": "running_jobs", "QUEUED": "queued_jobs", "SIZE": "NULL", "AGE": _AGE},
     AssetKind.MODELS: {**_NAME_VERSION, "TYPE": "type", "JOB": "job_name", "PATH": "path", "AGE": _AGE},
     AssetKind.ENDPOINTS: {"NAME": "name", "STATE": _spec_field("state", "provisioning_state"),
