@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import shutil
 
+import pytest
 import yaml
 
 from tests.tui.conftest import DATA, JOB_TEMPLATE, text_of, wait_for, wait_for_workers
@@ -44,6 +45,7 @@ def rows(screen) -> list[ParamRow]:
     return list(screen.query(ParamRow))
 
 
+@pytest.mark.local_only("the form's sweep runs in the local sweep runner; sweeps on the Azure fake: tests/backend/test_sweep_azure.py")
 async def test_the_form_builds_a_sweep_that_loads_with_the_spec_and_submits(ws, app_factory):
     app = app_factory()
     async with app.run_test(size=(160, 48)) as pilot:
@@ -174,6 +176,7 @@ async def test_bad_bounds_and_limits_are_shown_at_their_field_and_nothing_is_sub
         assert isinstance(app.screen, MainScreen)
 
 
+@pytest.mark.local_only("the form's sweep runs in the local sweep runner; sweeps on the Azure fake: tests/backend/test_sweep_azure.py")
 async def test_a_sweep_yml_beside_the_job_template_prefills_the_form(ws, app_factory, tmp_path):
     shutil.copytree(DATA, tmp_path / "proj")
     (tmp_path / "proj" / "sweep.yml").write_text(yaml.safe_dump({
