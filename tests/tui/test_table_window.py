@@ -14,6 +14,9 @@ from tui.widgets.window import MAX_PAGES
 from tui.workspace.base import AssetKind, Job
 from tui.workspace.source import PAGE_ROWS
 
+# The counting source stands in for the workspace's own: which backend is under it does not matter.
+pytestmark = pytest.mark.local_only("a counting source replaces the workspace's source")
+
 N = 20_000
 
 
