@@ -25,6 +25,9 @@ async def test_a_finished_jobs_log_opens_at_its_end_and_says_it_ended(ws, app_fa
         # The last line drawn at the bottom: a loaded machine may paint a frame after the scroll.
         await wait_for(pilot, lambda: view.render_line(view.scrollable_content_region.height - 1).text.strip() == "400",
                        what="the last line at the bottom")
+        # The status line follows on its own refresh.
+        await wait_for(pilot, lambda: "ENDED (job Completed)" in text_of(screen.query_one("#log-status")),
+                       what="the status saying ENDED")
         status = text_of(screen.query_one("#log-status"))
         assert "ENDED (job Completed)" in status and "FOLLOW" not in status
         await pilot.press("g")  # to the top: still ended, and it says how to get back
